@@ -1,0 +1,150 @@
+"""Text sources for ``data.source``: ``synthetic``, ``hf:<dataset>``, ``local:<path>``.
+
+Each returns a list of documents (non-empty strings). Errors name the file or key and are
+raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ..config import ConfigError, local_path
+
+log = logging.getLogger(__name__)
+
+LOCAL_SUFFIXES = (".txt", ".jsonl", ".json", ".parquet")
+EOT = "<|endoftext|>"
+_SPLIT = re.compile(r"\n\s*\n|" + re.escape(EOT))
+
+
+def load_documents(data_cfg: dict, base_dir: str | os.PathLike | None = None) -> list[str]:
+    source = data_cfg["source"]
+    if source == "synthetic":
+        from .synthetic import generate_stories
+
+        docs = generate_stories(data_cfg["synthetic_seed"], data_cfg["synthetic_words"])
+    elif source.startswith("hf:"):
+        docs = _hf_documents(source.removeprefix("hf:"), data_cfg)
+    elif source.startswith("local:"):
+        docs = _local_documents(local_path(source, base_dir), data_cfg["text_field"])
+    else:  # the schema pattern makes this unreachable; keep the message anyway
+        raise ConfigError(f"config key 'data.source': unknown source {source!r}")
+    docs = [d.strip() for d in docs if d and d.strip()]
+    if data_cfg.get("max_documents"):
+        docs = docs[: data_cfg["max_documents"]]
+    if not docs:
+        raise ConfigError(f"data.source {source!r} yielded no text")
+    return docs
+
+
+# --- local files --------------------------------------------------------------------------
+
+
+def _local_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in LOCAL_SUFFIXES)
+        if not files:
+            raise ConfigError(f"data.source folder {path} holds no {'/'.join(LOCAL_SUFFIXES)} files")
+        return files
+    if not path.exists():
+        raise ConfigError(f"data.source file not found: {path}")
+    if path.suffix not in LOCAL_SUFFIXES:
+        raise ConfigError(f"data.source file {path}: unsupported suffix {path.suffix!r}; use {LOCAL_SUFFIXES}")
+    return [path]
+
+
+def _check_file(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise ConfigError(f"data.source file {path} is empty")
+    if path.suffix in (".txt", ".jsonl", ".json"):
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"data.source file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+
+
+def _local_documents(path: Path, text_field: str) -> list[str]:
+    """Read local files through Hugging Face ``datasets`` (txt, json/jsonl, parquet)."""
+    import datasets
+
+    docs: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="pt-datasets-") as cache:
+        for file in _local_files(path):
+            _check_file(file)
+            builder = {".txt": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}[file.suffix]
+            kwargs = {"sample_by": "document"} if builder == "text" else {}
+            try:
+                ds = datasets.load_dataset(
+                    builder, data_files=str(file), split="train", cache_dir=cache, **kwargs
+                )
+            except Exception as exc:  # datasets raises many types; the file name is what matters
+                raise ConfigError(f"data.source file {file} could not be read as {builder}: {exc}") from exc
+            field = "text" if builder == "text" else text_field
+            if field not in ds.column_names:
+                raise ConfigError(
+                    f"data.source file {file} has no '{field}' field (columns: {ds.column_names}); "
+                    "set data.text_field"
+                )
+            texts = [t for t in ds[field] if isinstance(t, str)]
+            if builder == "text":  # documents are separated by blank lines or <|endoftext|>
+                texts = [d for t in texts for d in _SPLIT.split(t)]
+            texts = [t for t in texts if t.strip()]
+            if not texts:
+                raise ConfigError(f"data.source file {file} holds no text")
+            docs.extend(texts)
+    return docs
+
+
+# --- Hugging Face hub ---------------------------------------------------------------------
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    host = urlparse(endpoint).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _hf_documents(name: str, data_cfg: dict) -> list[str]:
+    import datasets
+
+    hint = (
+        "To run offline, download the dataset's files on a connected machine (e.g. `huggingface-cli "
+        f"download {name} --repo-type dataset --local-dir DIR`) and set data.source to 'local:DIR' "
+        "(a folder of .txt, .jsonl/.json or .parquet files with a 'text' field); or, if it is already "
+        "in your Hugging Face cache, set HF_HUB_OFFLINE=1."
+    )
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    if not offline and not _hub_reachable():
+        # Fail fast: datasets would retry for ~25 s before giving up.
+        raise ConfigError(f"data.source 'hf:{name}': the Hugging Face hub is unreachable. {hint}")
+    try:
+        ds = datasets.load_dataset(
+            name,
+            data_cfg.get("hf_config"),
+            split=data_cfg["hf_split"],
+            streaming=data_cfg["hf_streaming"],
+        )
+    except Exception as exc:
+        raise ConfigError(
+            f"data.source 'hf:{name}' could not be loaded: {type(exc).__name__}: {str(exc)[:200]}. {hint}"
+        ) from exc
+    field = data_cfg["text_field"]
+    limit = data_cfg.get("max_documents")
+    docs: list[str] = []
+    for row in ds:
+        if field not in row:
+            raise ConfigError(f"data.source 'hf:{name}' rows have no '{field}' field; set data.text_field")
+        docs.append(row[field])
+        if limit and len(docs) >= limit:
+            break
+    return docs

@@ -1,0 +1,38 @@
+"""The runs table: one row per (arm, seed) from each run's ``summary.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = [
+    "arm", "seed", "steps", "n_params", "initial_val_loss", "ln_vocab", "initial_loss_ok",
+    "final_train_loss", "final_val_loss", "val_token_accuracy", "cloze_accuracy", "wall_s",
+    "forward_passes", "backward_passes", "tokens", "prediction_ratio_requested",
+    "prediction_ratio_achieved",
+]
+
+
+def load_summary(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "summary.json"
+    if not path.exists():
+        raise FileNotFoundError(f"run folder {run_dir} has no summary.json (incomplete run?)")
+    return json.loads(path.read_text())
+
+
+def initial_loss_ok(summary: dict, tolerance: float = 0.10) -> bool:
+    """The untrained model's validation loss is within ``tolerance`` of ln(vocabulary size)."""
+    return abs(summary["initial_val_loss"] - summary["ln_vocab"]) <= tolerance * summary["ln_vocab"]
+
+
+def runs_table(run_dirs) -> pd.DataFrame:
+    rows = []
+    for d in run_dirs:
+        s = load_summary(d)
+        row = {k: s.get(k) for k in COLUMNS}
+        row.update(s.get("downstream", {}))
+        row["initial_loss_ok"] = initial_loss_ok(s)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["arm", "seed"]).reset_index(drop=True)

@@ -1,0 +1,337 @@
+"""The conventional trainer (AdamW, linear warmup then cosine decay, gradient clipping).
+
+The loop reads like the plan: every step has a ``Phase`` (here only ``WARMUP`` and ``FULL``; the
+hybrid trainer adds ``PREDICT`` and ``CORRECT``), and everything that is recorded is recorded by
+observers (``recording.py``) that receive a ``StepInfo`` plus the step's gradients and applied
+weight update. Nothing about recording is threaded through the loop.
+
+Design choices that the rest of the study relies on:
+
+- The batch of step ``t`` is a pure function of ``(seed, t)`` (``Batches``), so every arm sees
+  the same data at the same step, a skipped step skips exactly its batch, and a resumed run sees
+  the same stream.
+- ``wall_s`` is the cumulative wall-clock of training including every overhead (recording,
+  dynamics model, correction) but excluding periodic validation, which is measurement, not
+  training, and costs the same in every arm.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data.prepare import TokenData
+from .model import GPT, GPTConfig
+
+log = logging.getLogger(__name__)
+
+
+class Phase(str, enum.Enum):
+    WARMUP = "warmup"
+    FULL = "full"
+    PREDICT = "predict"
+    CORRECT = "correct"
+
+
+@dataclass
+class StepInfo:
+    """What one training step did; one ``metrics.jsonl`` row."""
+
+    step: int
+    phase: str
+    loss: float | None  # training loss of this step's batch before the update (nats); None if no forward ran
+    lr: float
+    grad_norm: float | None  # global gradient norm before clipping; None if no backward ran
+    backward: bool
+    wall_s: float  # cumulative training seconds after this step
+    tokens: int  # cumulative tokens whose gradients were computed
+    delta_norm: float  # L2 norm of the weight change applied at this step
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        extra = row.pop("extra")
+        if row["val_loss"] is None:
+            row.pop("val_loss")
+            row.pop("val_accuracy")
+        row.update(extra)
+        return row
+
+
+def lr_at(step: int, train_cfg: dict, total_steps: int | None = None) -> float:
+    """Linear warmup to ``train.lr``, then cosine decay to ``lr * min_lr_ratio`` at the budget's end."""
+    peak, warm = train_cfg["lr"], train_cfg["warmup_steps"]
+    total = total_steps or train_cfg["steps"]
+    if step < warm:
+        return peak * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    floor = peak * train_cfg["min_lr_ratio"]
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
+
+
+class Batches:
+    """Deterministic random windows of a token array: ``get(t)`` depends only on (seed, t)."""
+
+    def __init__(self, tokens: np.ndarray, batch_size: int, context: int, seed: int, device: torch.device):
+        self.tokens = torch.from_numpy(tokens.astype(np.int64))
+        self.batch_size, self.context, self.seed, self.device = batch_size, context, seed, device
+        self.n_windows = len(tokens) - context - 1
+        if self.n_windows < 1:
+            raise ValueError(f"token array of length {len(tokens)} is shorter than one window of {context + 1}")
+
+    def get(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and next-token targets, both [batch_size, context] int64."""
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + t)
+        starts = torch.randint(0, self.n_windows + 1, (self.batch_size,), generator=g)
+        idx = starts[:, None] + torch.arange(self.context + 1)
+        win = self.tokens[idx]
+        return win[:, :-1].to(self.device), win[:, 1:].to(self.device)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("config key 'device' is 'cuda' but torch sees no CUDA device")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+class Observer:
+    """Receives every step; subclasses record what they need. All hooks are optional."""
+
+    wants_tensors = False  # True: on_step receives grads and update dicts (else None)
+
+    def on_start(self, trainer: "Trainer") -> None: ...
+
+    def on_step(
+        self,
+        trainer: "Trainer",
+        info: StepInfo,
+        grads: dict[str, torch.Tensor] | None,
+        update: dict[str, torch.Tensor] | None,
+    ) -> None: ...
+
+    def on_event(self, trainer: "Trainer", event: dict) -> None: ...
+
+    def on_end(self, trainer: "Trainer", summary: dict) -> None: ...
+
+
+class Trainer:
+    """Conventional training of one (arm, seed). Subclasses add phases; the clock and the
+    pass counters live here so that every arm is timed and counted the same way."""
+
+    def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = ()):
+        self.cfg, self.data, self.arm, self.seed = cfg, data, arm, seed
+        self.train_cfg = cfg["train"]
+        self.device = pick_device(cfg["device"])
+        torch.manual_seed(seed)
+        self.model_cfg = GPTConfig(vocab_size=data.vocab_size, **cfg["model"])
+        self.model = GPT(self.model_cfg).to(self.device)
+        self.params = dict(self.model.named_parameters())
+        self.optimizer = self._make_optimizer()
+        ctx, bs = cfg["model"]["context"], self.train_cfg["batch_size"]
+        self.batches = Batches(data.train, bs, ctx, seed, self.device)
+        # Validation windows are fixed (seed-independent) so that arms and seeds compare on the same text.
+        self.val_batches = Batches(data.val, bs, ctx, 10_000_019, self.device)
+        self.observers = list(observers)
+        self.wants_tensors = any(o.wants_tensors for o in self.observers)
+        self.step = 0
+        self.wall_s = 0.0
+        self.tokens = 0
+        self.forward_passes = 0
+        self.backward_passes = 0
+        self.eval_s = 0.0
+        self.predict_steps = 0
+        self.recent_losses: collections.deque[float] = collections.deque(maxlen=20)
+        self.autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.device.type == "cuda" and self.train_cfg["precision"] == "bf16"
+            else None
+        )
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        decay = [p for n, p in self.params.items() if p.dim() >= 2]
+        no_decay = [p for n, p in self.params.items() if p.dim() < 2]
+        tc = self.train_cfg
+        return torch.optim.AdamW(
+            [{"params": decay, "weight_decay": tc["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=tc["lr"],
+            betas=(tc["beta1"], tc["beta2"]),
+        )
+
+    # --- the pieces of a step -------------------------------------------------------------
+
+    def forward_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.forward_passes += 1
+        if self.autocast is not None:
+            with self.autocast:
+                return self.model.loss(x, y)
+        return self.model.loss(x, y)
+
+    def full_step(self, phase: Phase) -> StepInfo:
+        """One real optimisation step: forward, backward, clip, AdamW update."""
+        t0 = time.perf_counter()
+        lr = lr_at(self.step, self.train_cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x, y = self.batches.get(self.step)
+        self.model.train()
+        loss = self.forward_loss(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.backward_passes += 1
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train_cfg["grad_clip"])
+        before = {n: p.detach().clone() for n, p in self.params.items()}
+        self.optimizer.step()
+        update = {n: p.detach() - before[n] for n, p in self.params.items()}
+        grads = {n: p.grad.detach() for n, p in self.params.items()} if self.wants_tensors else None
+        self.tokens += x.numel()
+        info = StepInfo(
+            step=self.step,
+            phase=phase.value,
+            loss=float(loss.detach()),
+            lr=lr,
+            grad_norm=float(grad_norm),
+            backward=True,
+            wall_s=0.0,
+            tokens=self.tokens,
+            delta_norm=_global_norm(update),
+        )
+        self.wall_s += time.perf_counter() - t0
+        return self._finish_step(info, grads, update)
+
+    def _finish_step(self, info: StepInfo, grads, update) -> StepInfo:
+        """Evaluate if due, notify observers (timed: recording is training overhead), advance."""
+        if info.loss is not None:
+            self.recent_losses.append(info.loss)
+        if (self.step + 1) % self.train_cfg["eval_every"] == 0 or self.step + 1 == self.train_cfg["steps"]:
+            info.val_loss, info.val_accuracy = self.evaluate()
+        t0 = time.perf_counter()
+        info.wall_s = self.wall_s
+        for obs in self.observers:
+            obs.on_step(self, info, grads, update if self.wants_tensors else None)
+        self.wall_s += time.perf_counter() - t0
+        info.wall_s = self.wall_s
+        self.step += 1
+        return info
+
+    def emit(self, event: dict) -> None:
+        event = {"step": self.step, "wall_s": round(self.wall_s, 6), **event}
+        for obs in self.observers:
+            obs.on_event(self, event)
+
+    @torch.no_grad()
+    def evaluate(self, n_batches: int | None = None) -> tuple[float, float]:
+        """Mean validation loss (nats/token) and next-token accuracy over fixed windows; untimed."""
+        t0 = time.perf_counter()
+        self.model.eval()
+        losses, correct, total = [], 0, 0
+        for i in range(n_batches or self.train_cfg["eval_batches"]):
+            x, y = self.val_batches.get(i)
+            logits = self.model(x)
+            losses.append(float(F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())))
+            correct += int((logits.argmax(-1) == y).sum())
+            total += y.numel()
+        self.model.train()
+        self.eval_s += time.perf_counter() - t0
+        return float(np.mean(losses)), correct / total
+
+    @torch.no_grad()
+    def cloze_accuracy(self) -> float | None:
+        """Share of held-out cloze items where the true next word has the highest log-likelihood."""
+        items = self.data.cloze
+        if not items:
+            return None
+        tok = self.data.tokenizer()
+        ctx_len = self.model_cfg.context
+        self.model.eval()
+        hits = 0
+        for item in items:
+            ctx_ids = tok.encode(item["context"]).ids
+            seqs, spans = [], []
+            for word in item["choices"]:
+                w_ids = tok.encode(" " + word).ids
+                ids = (ctx_ids + w_ids)[-(ctx_len + 1):]
+                seqs.append(ids)
+                spans.append(len(w_ids))
+            width = max(len(s) for s in seqs)
+            batch = torch.zeros(len(seqs), width, dtype=torch.long)
+            for i, s in enumerate(seqs):
+                batch[i, : len(s)] = torch.tensor(s)
+            batch = batch.to(self.device)
+            logp = F.log_softmax(self.model(batch[:, :-1]).float(), dim=-1)
+            scores = []
+            for i, (s, n) in enumerate(zip(seqs, spans)):
+                pos = torch.arange(len(s) - 1 - n, len(s) - 1, device=self.device)
+                scores.append(float(logp[i, pos, batch[i, pos + 1]].sum()))
+            hits += int(np.argmax(scores) == item["answer"])
+        self.model.train()
+        return hits / len(items)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def phase_of(self, step: int) -> Phase:
+        return Phase.WARMUP if step < self.train_cfg["warmup_steps"] else Phase.FULL
+
+    def run(self) -> dict:
+        """Train for ``train.steps`` steps and return the summary dict."""
+        self.initial_val_loss, _ = self.evaluate()
+        for obs in self.observers:
+            obs.on_start(self)
+        phase = None
+        while self.step < self.train_cfg["steps"]:
+            new_phase = self.phase_of(self.step)
+            if new_phase != phase:
+                self.emit({"event": "phase", "from": phase.value if phase else None, "to": new_phase.value})
+                phase = new_phase
+            self.full_step(phase)
+        summary = self.summary()
+        for obs in self.observers:
+            obs.on_end(self, summary)
+        return summary
+
+    def summary(self) -> dict:
+        val_loss, val_acc = self.evaluate(self.train_cfg["eval_batches"] * 2)
+        steps = self.train_cfg["steps"]
+        return {
+            "arm": self.arm,
+            "seed": self.seed,
+            "steps": steps,
+            "n_params": self.model.n_params(),
+            "vocab_size": self.data.vocab_size,
+            "ln_vocab": math.log(self.data.vocab_size),
+            "initial_val_loss": self.initial_val_loss,
+            "final_val_loss": val_loss,
+            "final_train_loss": self._final_train_loss(),
+            "downstream": {"val_token_accuracy": val_acc, "cloze_accuracy": self.cloze_accuracy()},
+            "wall_s": self.wall_s,
+            "eval_s": self.eval_s,
+            "tokens": self.tokens,
+            "forward_passes": self.forward_passes,
+            "backward_passes": self.backward_passes,
+            "predict_steps": self.predict_steps,
+            "prediction_ratio_requested": self.cfg["arms"][self.arm].get("prediction_ratio", 0.0),
+            "prediction_ratio_achieved": self.predict_steps / steps,
+            "device": str(self.device),
+            "torch_threads": torch.get_num_threads(),
+        }
+
+    def _final_train_loss(self) -> float | None:
+        """Mean training loss of the last (up to 20) steps that ran a forward pass."""
+        return float(np.mean(self.recent_losses)) if self.recent_losses else None
+
+
+def _global_norm(tensors: dict[str, torch.Tensor]) -> float:
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.float()) for t in tensors.values()])))

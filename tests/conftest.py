@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny prepared data folder and a tiny study config (seconds to train)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from predictive_training import config as config_mod
+from predictive_training.data.prepare import prepare
+
+TINY = {
+    "study": "tiny",
+    "seeds": [0, 1],
+    "data": {"source": "synthetic", "synthetic_words": 60000, "vocab_size": 320, "cloze_items": 20},
+    "model": {"context": 32, "n_layer": 1, "n_head": 2, "d_model": 32},
+    "train": {"steps": 40, "batch_size": 8, "warmup_steps": 5, "eval_every": 10, "eval_batches": 2},
+    "record": {"snapshot_every": 10, "gradients": "exact", "progress_every": 20},
+}
+
+
+@pytest.fixture
+def tiny_cfg() -> dict:
+    return config_mod.validate(copy.deepcopy(TINY))
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "data"
+    prepare(config_mod.validate(copy.deepcopy(TINY)), out)
+    return out

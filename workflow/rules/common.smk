@@ -1,0 +1,34 @@
+# Helpers shared by the rules: config validation (before any job), paths, input functions.
+import predictive_training.config as study_config
+
+try:
+    _validated = study_config.validate(config, base_dir=workflow.basedir)
+except study_config.ConfigError as exc:
+    raise WorkflowError(f"invalid study config: {exc}")
+config.clear()
+config.update(_validated)
+
+RESULTS = f"results/{config['study']}"
+ARMS = list(config["arms"])
+SEEDS = list(config["seeds"])
+
+
+wildcard_constraints:
+    seed=r"\d+",
+    arm="|".join(ARMS),
+
+
+def run_dir(arm, seed):
+    return f"{RESULTS}/runs/{arm}/seed{seed}"
+
+
+def all_runs():
+    return [run_dir(a, s) for a in ARMS for s in SEEDS]
+
+
+def all_targets():
+    return [f"{RESULTS}/runs/summary.csv"]
+
+
+def train_threads():
+    return config["threads"]

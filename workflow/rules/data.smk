@@ -1,0 +1,17 @@
+rule prepare_data:
+    output:
+        directory(f"{RESULTS}/data"),
+    params:
+        data=config["data"],
+        batch=config["train"]["batch_size"],
+        context=config["model"]["context"],
+    log:
+        f"{RESULTS}/logs/prepare_data.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare_data.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/prepare_data.py"

@@ -1,0 +1,23 @@
+localrules:
+    summarize_runs,
+
+
+rule summarize_runs:
+    input:
+        all_runs(),
+    output:
+        report(
+            f"{RESULTS}/runs/summary.csv",
+            caption="../report/runs.rst",
+            category="Runs",
+        ),
+    log:
+        f"{RESULTS}/logs/summarize_runs.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/summarize_runs.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/summarize_runs.py"

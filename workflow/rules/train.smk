@@ -1,0 +1,20 @@
+rule train:
+    input:
+        data=f"{RESULTS}/data",
+    output:
+        directory(f"{RESULTS}/runs/{{arm}}/seed{{seed}}"),
+    params:
+        arm=lambda w: config["arms"][w.arm],
+        model=config["model"],
+        train=config["train"],
+        record=config["record"],
+    log:
+        f"{RESULTS}/logs/train/{{arm}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{arm}}_seed{{seed}}.tsv"
+    threads: train_threads()
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    script:
+        "../scripts/train.py"
