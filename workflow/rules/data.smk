@@ -1,17 +1,19 @@
 rule prepare_data:
     output:
         directory(f"{RESULTS}/data"),
-    params:
-        data=config["data"],
-        batch=config["train"]["batch_size"],
-        context=config["model"]["context"],
     log:
         f"{RESULTS}/logs/prepare_data.log",
     benchmark:
         f"{RESULTS}/benchmarks/prepare_data.tsv"
+    conda:
+        "../../envs/train.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        data=config["data"],
+        batch=config["train"]["batch_size"],
+        context=config["model"]["context"],
     script:
         "../scripts/prepare_data.py"

@@ -15,6 +15,8 @@ rule summarize_runs:
         f"{RESULTS}/logs/summarize_runs.log",
     benchmark:
         f"{RESULTS}/benchmarks/summarize_runs.tsv"
+    conda:
+        "../../envs/train.yaml"
     threads: 1
     resources:
         mem_mb=1000,

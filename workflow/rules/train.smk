@@ -3,18 +3,20 @@ rule train:
         data=f"{RESULTS}/data",
     output:
         directory(f"{RESULTS}/runs/{{arm}}/seed{{seed}}"),
+    log:
+        f"{RESULTS}/logs/train/{{arm}}_seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{arm}}_seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: train_threads()
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         arm=lambda w: config["arms"][w.arm],
         model=config["model"],
         train=config["train"],
         record=config["record"],
-    log:
-        f"{RESULTS}/logs/train/{{arm}}_seed{{seed}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/{{arm}}_seed{{seed}}.tsv"
-    threads: train_threads()
-    resources:
-        mem_mb=4000,
-        runtime=120,
     script:
         "../scripts/train.py"
