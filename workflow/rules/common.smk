@@ -26,8 +26,12 @@ def all_runs():
     return [run_dir(a, s) for a in ARMS for s in SEEDS]
 
 
+def experiment_logs(name):
+    return [f"{RESULTS}/experiments/{name}/seed{s}.json" for s in SEEDS]
+
+
 def all_targets():
-    return [f"{RESULTS}/runs/summary.csv"]
+    return [f"{RESULTS}/runs/summary.csv", *experiment_logs("exp1_gradient_structure")]
 
 
 def train_threads():

@@ -1,0 +1,19 @@
+rule exp1_gradient_structure:
+    input:
+        run=f"{RESULTS}/runs/baseline/seed{{seed}}",
+    output:
+        f"{RESULTS}/experiments/exp1_gradient_structure/seed{{seed}}.json",
+    log:
+        f"{RESULTS}/logs/exp1/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/exp1/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        thresholds=config["thresholds"],
+    script:
+        "../scripts/exp1.py"
