@@ -120,6 +120,48 @@ class GradientRecorder(Observer):
         )
 
 
+class TensorNormRecorder(Observer):
+    """Per-tensor gradient and update L2 norms of every full step (the dynamics model's observations).
+
+    Written to ``snapshots/tensor_norms.safetensors``: ``steps`` [T], ``grad_norm`` [T, n] and
+    ``update_norm`` [T, n] float32, with the parameter names (column order) in the metadata.
+    """
+
+    wants_tensors = True
+
+    def __init__(self, folder: Path):
+        self.path = folder / "snapshots" / "tensor_norms.safetensors"
+        self.path.parent.mkdir(exist_ok=True)
+        self.steps: list[int] = []
+        self.grad: list[torch.Tensor] = []
+        self.update: list[torch.Tensor] = []
+
+    def on_step(self, trainer, info, grads, update):
+        if grads is None or not info.backward:
+            return
+        self.names = list(grads)
+        self.steps.append(info.step)
+        self.grad.append(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads.values()]).cpu())
+        self.update.append(torch.stack([torch.linalg.vector_norm(u.float()) for u in update.values()]).cpu())
+
+    def on_end(self, trainer, summary):
+        if not self.steps:
+            return
+        save_file({"steps": torch.tensor(self.steps, dtype=torch.int64), "grad_norm": torch.stack(self.grad),
+                   "update_norm": torch.stack(self.update)}, str(self.path),
+                  metadata={"names": json.dumps(self.names)})
+
+
+def read_tensor_norms(path: str | Path) -> dict:
+    """Inverse of ``TensorNormRecorder``: steps, grad_norm, update_norm tensors and the names."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        out = {k: f.get_tensor(k) for k in ("steps", "grad_norm", "update_norm")}
+        out["names"] = json.loads(f.metadata()["names"])
+    return out
+
+
 class Progress(Observer):
     """A progress bar in the job log plus a periodic plain log line (for non-tty logs)."""
 
@@ -142,9 +184,19 @@ class Progress(Observer):
 
 
 def make_trainer(cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer]) -> Trainer:
+    """The trainer of an arm's kind: ``conventional`` (Trainer), ``hybrid``/``skip``/``repeat``
+    (HybridTrainer with the RSSM, zero, or repeat-mean predictor), ``matched`` (MatchedTrainer)."""
     kind = cfg["arms"][arm]["kind"]
     if kind == "conventional":
         return Trainer(cfg, data, arm, seed, observers)
+    if kind in ("hybrid", "skip", "repeat"):
+        from .hybrid import HybridTrainer
+
+        return HybridTrainer(cfg, data, arm, seed, observers)
+    if kind == "matched":
+        from .hybrid import MatchedTrainer
+
+        return MatchedTrainer(cfg, data, arm, seed, observers)
     raise ValueError(f"arms.{arm}.kind: unknown kind {kind!r}")
 
 
@@ -161,6 +213,7 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
         observers: list[Observer] = [MetricsRecorder(tmp), EventRecorder(tmp)]
         if record:
             observers.append(SnapshotRecorder(tmp, rec["snapshot_every"]))
+            observers.append(TensorNormRecorder(tmp))
             if rec["gradients"] != "off":
                 observers.append(GradientRecorder(tmp, rec["gradients"], rec["grad_every"], rec["sketch_dim"], seed))
         observers.append(Progress(rec["progress_every"], f"{arm}/seed{seed}"))

@@ -17,3 +17,24 @@ rule exp1_gradient_structure:
         thresholds=config["thresholds"],
     script:
         "../scripts/exp1.py"
+
+
+rule exp4_prediction_phases:
+    input:
+        unpack(lambda w: {arm: run_dir(arm, w.seed) for arm in ARMS}),
+    output:
+        f"{RESULTS}/experiments/exp4_prediction_phases/seed{{seed}}.json",
+    log:
+        f"{RESULTS}/logs/exp4/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/exp4/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        thresholds=config["thresholds"],
+    script:
+        "../scripts/exp4.py"

@@ -30,8 +30,19 @@ def experiment_logs(name):
     return [f"{RESULTS}/experiments/{name}/seed{s}.json" for s in SEEDS]
 
 
+EXPERIMENTS = ["exp1_gradient_structure", "exp4_prediction_phases"]
+
+
+def all_experiment_logs():
+    return [log for name in EXPERIMENTS for log in experiment_logs(name)]
+
+
 def all_targets():
-    return [f"{RESULTS}/runs/summary.csv", *experiment_logs("exp1_gradient_structure")]
+    return [
+        f"{RESULTS}/runs/summary.csv",
+        f"{RESULTS}/report/report.html",
+        f"{RESULTS}/report/report.pdf",
+    ]
 
 
 def train_threads():

@@ -1,0 +1,636 @@
+"""Experiment 1: structure of the gradient (and weight-update) stream of a conventional run.
+
+Input is a matrix ``X`` of shape [T, D]: one row per recorded step, rows in step order, D the
+number of parameters ("exact" mode) or the sketch dimension k ("sketch" mode, see
+:mod:`predictive_training.sketch`). Everything below depends on X only through inner
+products of its rows, which the sketch preserves in expectation.
+
+Quantities (all unitless):
+
+* adjacent cosine ``cos(x_t, x_{t+1})`` between consecutive recorded rows, and the mean
+  ``cos(x_t, x_{t+k})`` for lags k = 1..max_lag;
+* PCA explained variance of the rows. Rows are **mean-centred** (over the rows used) before
+  the decomposition, the standard PCA convention; the uncentred share (variance about the
+  origin, which credits a persistent mean direction) is reported beside it as ``*_uncentred``
+  but no criterion uses it;
+* temporal autocorrelation of the leading principal-component score series
+  (score_j(t) = <x_t - mean, v_j>, v_j the j-th principal axis of the whole run).
+
+"Significant at lag L" (L = 50 by default), as used by the criterion: for at least one of the
+m leading score series (m = ``n_series``, default 5) the lag-L sample autocorrelation r_L
+differs from zero in a two-sided z-test with Bartlett's standard error under the MA(L-1) null,
+``se_L = sqrt((1 + 2 * sum_{j=1}^{L-1} r_j^2) / T)``, at level alpha after Bonferroni
+correction over the m series (p_adjusted = min(1, m * p) < alpha). This asks whether the
+stream still remembers L steps back, not merely whether it is autocorrelated somewhere.
+The Ljung-Box portmanteau test of lags 1..L (H0: white noise), Bonferroni-corrected the same
+way, is reported beside it (``ljung_box``); it rejects for any series with short memory, so it
+is the weaker statement. The test is evaluated only when T >= 2 L (so that r_L is an average
+over at least T/2 products); otherwise it is reported as not evaluable (``None``).
+
+Record file (written by the trainer's recorder through :func:`write_records`): a safetensors
+file with tensors ``steps`` (int64 [T]), ``grad`` and ``update`` ([T, D]; float16 in exact
+mode, float32 in sketch mode) and, in exact mode only, ``grad_scale`` and ``update_scale``
+(float32 [T]: row t is stored as x_t / scale_t so that float16 keeps its relative precision
+for gradients of any magnitude), and string metadata ``mode`` ("exact" | "sketch"), ``dim``
+(D), ``n_params``, ``seed`` (sketch seed) plus any extra keys the caller passes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from scipy.stats import norm
+from statsmodels.stats.diagnostic import acorr_ljungbox
+from statsmodels.tsa.stattools import acf as _sm_acf
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "write_records",
+    "read_records",
+    "adjacent_cosines",
+    "lagged_cosines",
+    "pca_spectrum",
+    "window_pca",
+    "autocorrelation_test",
+    "analyze",
+    "run_experiment1",
+]
+
+# The plan's Experiment 1 success criteria (section 2) and "evidence required" for weight
+# updates (section 1): never tuned to the data.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "mean_cosine": 0.7,  # mean adjacent gradient cosine must exceed this
+    "pca_top10": 0.7,  # share of gradient variance in the top 10 components must exceed this
+    "autocorr_alpha": 0.05,  # significance level of the lag-50 autocorrelation test
+    "autocorr_lag": 50,  # the lag L of "significant at lag 50"
+    "update_pca_top10": 0.8,  # share of weight-update variance in the top 10 components
+}
+
+_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+_BLOCK_BYTES = 1 << 27  # temporary float32 block size when building a Gram matrix (128 MiB)
+
+
+# ============================================================================ records I/O
+def _as_tensor(x, name: str) -> torch.Tensor:
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, numpy array or list, got {type(x).__name__}")
+    return x.detach().cpu()
+
+
+def _check_steps(steps: torch.Tensor, T: int) -> torch.Tensor:
+    if steps.dim() != 1 or steps.numel() != T:
+        raise ValueError(f"steps must have shape [{T}], got {list(steps.shape)}")
+    if steps.is_floating_point() or steps.dtype == torch.bool:
+        raise ValueError("steps must be integers")
+    steps = steps.to(torch.int64)
+    if T > 1 and not bool((steps[1:] > steps[:-1]).all()):
+        raise ValueError("steps must be strictly increasing")
+    return steps
+
+
+def write_records(path, steps, grad, update, meta: Mapping[str, Any]) -> None:
+    """Write a gradient-record file (the one format Experiment 1 reads).
+
+    Args:
+        path: output file (``.safetensors``); parent folders are created.
+        steps: [T] integer training steps of the rows, strictly increasing.
+        grad: [T, D] gradients (flattened over all parameters, or their sketches).
+        update: [T, D] weight updates theta_{t+1} - theta_t (same layout as ``grad``).
+        meta: must contain ``mode`` ("exact": D = n_params, stored float16 with a per-row
+            scale; "sketch": stored float32), ``n_params`` (int) and ``seed`` (int, the sketch
+            seed; any int in exact mode). ``dim`` is taken from D (if given it must equal D).
+            Extra keys are stored as strings.
+    Raises:
+        ValueError: on inconsistent shapes, unknown mode, missing keys or non-finite values.
+    """
+    from safetensors.torch import save_file
+
+    grad = _as_tensor(grad, "grad")
+    update = _as_tensor(update, "update")
+    if grad.dim() != 2:
+        raise ValueError(f"grad must be 2-D [T, D], got shape {list(grad.shape)}")
+    if update.shape != grad.shape:
+        raise ValueError(f"update shape {list(update.shape)} != grad shape {list(grad.shape)}")
+    if not grad.is_floating_point() or not update.is_floating_point():
+        raise ValueError("grad and update must be floating point")
+    T, D = grad.shape
+    if T < 1 or D < 1:
+        raise ValueError(f"grad must have at least one row and column, got {list(grad.shape)}")
+    steps = _check_steps(_as_tensor(steps, "steps"), T)
+    if not isinstance(meta, Mapping):
+        raise ValueError("meta must be a mapping")
+    for key in ("mode", "n_params", "seed"):
+        if key not in meta:
+            raise ValueError(f"meta is missing the key {key!r}")
+    mode = meta["mode"]
+    if mode not in ("exact", "sketch"):
+        raise ValueError(f"meta['mode'] must be 'exact' or 'sketch', got {mode!r}")
+    n_params = int(meta["n_params"])
+    seed = int(meta["seed"])
+    if "dim" in meta and int(meta["dim"]) != D:
+        raise ValueError(f"meta['dim'] = {meta['dim']} but grad has D = {D} columns")
+    if mode == "exact" and n_params != D:
+        raise ValueError(f"exact mode needs D == meta['n_params'], got D = {D}, n_params = {n_params}")
+    for name, x in (("grad", grad), ("update", update)):
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contains non-finite values; drop those steps before writing")
+
+    tensors: dict[str, torch.Tensor] = {"steps": steps.contiguous()}
+    if mode == "exact":
+        for name, x in (("grad", grad), ("update", update)):
+            x32 = x.to(torch.float32)
+            scale = x32.abs().amax(dim=1)
+            scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+            # Row-wise max-abs scaling keeps float16's 11-bit relative precision whatever the
+            # gradient magnitude (plain float16 flushes |g| < 6e-8 to zero).
+            tensors[name] = (x32 / scale[:, None]).to(torch.float16).contiguous()
+            tensors[f"{name}_scale"] = scale.contiguous()
+    else:
+        tensors["grad"] = grad.to(torch.float32).contiguous()
+        tensors["update"] = update.to(torch.float32).contiguous()
+    metadata = {str(k): str(v) for k, v in meta.items()}
+    metadata.update(mode=mode, dim=str(D), n_params=str(n_params), seed=str(seed))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def read_records(path) -> dict[str, Any]:
+    """Read a file written by :func:`write_records`.
+
+    Returns:
+        dict with ``steps`` (int64 [T]), ``grad`` and ``update`` (stored dtype, [T, D]),
+        ``grad_scale`` and ``update_scale`` (float32 [T] in exact mode, else None; the true
+        row t is ``grad[t] * grad_scale[t]``) and ``meta`` (dict of strings, with ``dim``,
+        ``n_params`` and ``seed`` converted to int).
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"records_path does not exist: {path}")
+    with safe_open(str(path), framework="pt") as f:
+        meta: dict[str, Any] = dict(f.metadata() or {})
+        keys = set(f.keys())
+        for key in ("steps", "grad", "update"):
+            if key not in keys:
+                raise ValueError(f"{path} is not a gradient-record file: no tensor {key!r}")
+        out: dict[str, Any] = {k: f.get_tensor(k) for k in ("steps", "grad", "update")}
+        for k in ("grad_scale", "update_scale"):
+            out[k] = f.get_tensor(k) if k in keys else None
+    for key in ("mode", "dim", "n_params", "seed"):
+        if key not in meta:
+            raise ValueError(f"{path}: metadata key {key!r} missing")
+    for key in ("dim", "n_params", "seed"):
+        meta[key] = int(meta[key])
+    if meta["mode"] == "exact" and (out["grad_scale"] is None or out["update_scale"] is None):
+        raise ValueError(f"{path}: exact-mode record without row scales")
+    out["meta"] = meta
+    return out
+
+
+# ============================================================================ second moments
+def _prepare(X, row_scale) -> tuple[torch.Tensor, np.ndarray | None]:
+    X = _as_tensor(X, "X")
+    if X.dim() != 2:
+        raise ValueError(f"X must be 2-D [T, D], got shape {list(X.shape)}")
+    if not X.is_floating_point():
+        raise ValueError("X must be floating point")
+    if X.shape[0] < 2 or X.shape[1] < 1:
+        raise ValueError(f"X needs at least 2 rows and 1 column, got {list(X.shape)}")
+    scale = None
+    if row_scale is not None:
+        scale = _as_tensor(row_scale, "row_scale").to(torch.float64).numpy()
+        if scale.shape != (X.shape[0],):
+            raise ValueError(f"row_scale must have shape [{X.shape[0]}], got {list(scale.shape)}")
+    return X, scale
+
+
+class _Moments:
+    """Inner products of the rows of X (true rows = X[t] * row_scale[t]), computed once.
+
+    If T <= D the uncentred Gram matrix G = X X^T (float64 [T, T]) is built block by block
+    over columns, so memory is O(T^2) beside X; otherwise (D < T, e.g. a sketch over many
+    steps) a float64 copy of X is kept and covariances are D x D.
+    """
+
+    def __init__(self, X, row_scale=None):
+        X, scale = _prepare(X, row_scale)
+        T, D = X.shape
+        self.T, self.D = T, D
+        if T <= D:
+            self.route = "gram"
+            G = np.zeros((T, T), dtype=np.float64)
+            block = max(1, _BLOCK_BYTES // (4 * T))
+            for lo in range(0, D, block):
+                xb = X[:, lo : lo + block].to(torch.float32)
+                G += (xb @ xb.T).double().numpy()
+            if scale is not None:
+                G *= np.outer(scale, scale)
+            self.G = G
+            self.sq = np.diag(G).copy()
+        else:
+            self.route = "rows"
+            Xd = X.to(torch.float64).numpy().copy()
+            if scale is not None:
+                Xd *= scale[:, None]
+            self.X = Xd
+            self.sq = np.einsum("ij,ij->i", Xd, Xd)
+        if not np.all(np.isfinite(self.sq)):
+            raise ValueError("X contains non-finite values")
+
+    def dots_at_lag(self, k: int) -> np.ndarray:
+        """<x_t, x_{t+k}> for t = 0..T-k-1."""
+        if self.route == "gram":
+            return np.diagonal(self.G, offset=k).copy()
+        return np.einsum("ij,ij->i", self.X[:-k], self.X[k:])
+
+    def cos_at_lag(self, k: int) -> np.ndarray:
+        """cos(x_t, x_{t+k}) for t = 0..T-k-1; NaN where a row is exactly zero."""
+        denom = np.sqrt(self.sq[:-k] * self.sq[k:])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = self.dots_at_lag(k) / denom
+        c[denom == 0] = np.nan
+        return np.clip(c, -1.0, 1.0)
+
+    def eig(self, lo: int, hi: int, center: bool, n_scores: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spectrum of rows lo..hi-1: eigenvalues (descending, >= 0, length min(hi-lo, D)) of
+        their (centred) second-moment matrix, and the first n_scores score series [hi-lo, .]."""
+        n = hi - lo
+        if self.route == "gram":
+            M = self.G[lo:hi, lo:hi]
+            if center:
+                r = M.mean(axis=0)
+                M = M - r[None, :] - r[:, None] + r.mean()
+            w, V = np.linalg.eigh((M + M.T) / 2)
+            w, V = w[::-1], V[:, ::-1]
+            w = np.clip(w, 0.0, None)
+            scores = V[:, :n_scores] * np.sqrt(w[:n_scores])[None, :]
+            return w, scores
+        Xs = self.X[lo:hi]
+        if center:
+            Xs = Xs - Xs.mean(axis=0, keepdims=True)
+        if n <= self.D:
+            M = Xs @ Xs.T
+            w, V = np.linalg.eigh((M + M.T) / 2)
+            w, V = w[::-1], V[:, ::-1]
+            w = np.clip(w, 0.0, None)
+            return w, V[:, :n_scores] * np.sqrt(w[:n_scores])[None, :]
+        C = Xs.T @ Xs
+        w, V = np.linalg.eigh((C + C.T) / 2)
+        w, V = w[::-1], V[:, ::-1]
+        w = np.clip(w, 0.0, None)
+        return w, Xs @ V[:, :n_scores]
+
+
+def _moments(X, row_scale=None) -> _Moments:
+    return X if isinstance(X, _Moments) else _Moments(X, row_scale)
+
+
+# ============================================================================ cosines
+def adjacent_cosines(X, row_scale=None) -> np.ndarray:
+    """cos(x_t, x_{t+1}) for t = 0..T-2, float64 [T-1]; NaN where a row is exactly zero.
+
+    Args:
+        X: [T, D] rows in step order. row_scale: optional [T] positive factors (cosines do not
+        depend on them).
+    """
+    return _moments(X, row_scale).cos_at_lag(1)
+
+
+def lagged_cosines(X, max_lag: int = 50, row_scale=None) -> np.ndarray:
+    """Mean over t of cos(x_t, x_{t+k}) for k = 1..min(max_lag, T-1), float64 [<= max_lag]."""
+    if not isinstance(max_lag, int) or max_lag < 1:
+        raise ValueError(f"max_lag must be an int >= 1, got {max_lag!r}")
+    m = _moments(X, row_scale)
+    out = []
+    for k in range(1, min(max_lag, m.T - 1) + 1):
+        c = m.cos_at_lag(k)
+        out.append(float(np.nanmean(c)) if np.any(np.isfinite(c)) else float("nan"))
+    return np.asarray(out)
+
+
+# ============================================================================ PCA
+def _shares(w: np.ndarray, n_components: int) -> tuple[np.ndarray, float]:
+    total = float(w.sum())
+    if total <= 0:
+        return np.full_like(w, np.nan), float("nan")
+    ratio = w / total
+    return ratio, float(ratio[:n_components].sum())
+
+
+def pca_spectrum(X, n_components: int = 10, center: bool = True, row_scale=None) -> dict:
+    """PCA of the rows of X over the whole run.
+
+    Returns a dict with ``explained_ratio`` (float64 [min(T, D)], descending, sums to 1),
+    ``top_share`` (share of the first ``n_components``), ``eigenvalues`` and ``centered``.
+    """
+    m = _moments(X, row_scale)
+    w, _ = m.eig(0, m.T, center, 0)
+    ratio, top = _shares(w, n_components)
+    return {"eigenvalues": w, "explained_ratio": ratio, "top_share": top, "centered": center}
+
+
+def window_pca(
+    X, window: int, stride: int, n_components: int = 10, center: bool = True, row_scale=None,
+    steps=None,
+) -> list[dict]:
+    """Top-``n_components`` variance share in sliding windows of ``window`` rows every ``stride``
+    rows (each window centred on its own mean when ``center``). Windows that do not fit
+    entirely are dropped; an empty list means the run is shorter than one window."""
+    if not isinstance(window, int) or window < 2:
+        raise ValueError(f"window must be an int >= 2, got {window!r}")
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+    m = _moments(X, row_scale)
+    steps = np.arange(m.T) if steps is None else np.asarray(steps)
+    out = []
+    for lo in range(0, m.T - window + 1, stride):
+        w, _ = m.eig(lo, lo + window, center, 0)
+        _, top = _shares(w, n_components)
+        out.append({"start_step": int(steps[lo]), "end_step": int(steps[lo + window - 1]),
+                    "top_share": top})
+    return out
+
+
+# ============================================================================ autocorrelation
+def _acf(x: np.ndarray, nlags: int) -> np.ndarray:
+    kwargs = {}
+    if "result_object" in inspect.signature(_sm_acf).parameters:
+        kwargs["result_object"] = False  # plain array; silences statsmodels' FutureWarning
+    return np.asarray(_sm_acf(x, nlags=nlags, fft=True, **kwargs), dtype=np.float64)
+
+
+def autocorrelation_test(series, max_lag: int = 50, alpha: float = 0.05) -> dict:
+    """Autocorrelation of m scalar series up to ``max_lag``, with Bonferroni over the m series.
+
+    Args:
+        series: [T, m] (or [T]) float array, one column per series, rows in step order.
+        max_lag: L, the lag of the test; requires T >= 2 L (else ``evaluable`` is False).
+        alpha: family-wise significance level.
+    Returns (JSON-ready apart from numpy arrays) a dict with, per series: ``acf`` [L+1],
+    ``bartlett_bound`` [L] (the Bonferroni-corrected two-sided bound z_{1-alpha/(2m)} * se_k,
+    se_k = sqrt((1 + 2 sum_{j<k} r_j^2) / T), k = 1..L), ``acf_lag``, ``z_lag``,
+    ``p_lag`` / ``p_lag_adjusted`` (lag-L z-test), ``ljung_box_stat``, ``ljung_box_p`` /
+    ``ljung_box_p_adjusted`` (Q over lags 1..L), ``exceeds_white_noise_bound``
+    (|r_L| > z_{1-alpha/(2m)} / sqrt(T), for comparison only); and overall ``significant_at_lag``
+    (any series with p_lag_adjusted < alpha: the definition used by the criterion),
+    ``ljung_box_significant``, ``min_p_lag_adjusted``, ``white_noise_bound``.
+    """
+    if not isinstance(max_lag, int) or max_lag < 1:
+        raise ValueError(f"max_lag must be an int >= 1, got {max_lag!r}")
+    if not (0 < alpha < 1):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    S = np.asarray(series, dtype=np.float64)
+    if S.ndim == 1:
+        S = S[:, None]
+    if S.ndim != 2:
+        raise ValueError(f"series must be [T] or [T, m], got shape {list(S.shape)}")
+    T, m = S.shape
+    base = {"max_lag": max_lag, "alpha": alpha, "n_obs": T, "n_series": m,
+            "definition": "any series: two-sided Bartlett z-test of ACF(L)=0, Bonferroni over series"}
+    keep = [j for j in range(m) if np.all(np.isfinite(S[:, j])) and np.std(S[:, j]) > 0]
+    if T < 2 * max_lag or not keep:
+        reason = (f"needs T >= 2*max_lag = {2 * max_lag} rows, got {T}" if T < 2 * max_lag
+                  else "no non-constant series")
+        return {**base, "evaluable": False, "reason": reason, "significant_at_lag": None,
+                "ljung_box_significant": None, "min_p_lag_adjusted": None,
+                "min_ljung_box_p_adjusted": None, "series": []}
+    m_eff = len(keep)
+    z_crit = float(norm.isf(alpha / (2 * m_eff)))
+    out_series = []
+    for j in keep:
+        x = S[:, j]
+        r = _acf(x, max_lag)
+        cum = np.concatenate([[0.0], np.cumsum(r[1:max_lag] ** 2)])  # sum_{j<k} r_j^2, k=1..L
+        se = np.sqrt((1.0 + 2.0 * cum) / T)
+        z = float(r[max_lag] / se[-1])
+        p = float(2.0 * norm.sf(abs(z)))
+        lb = acorr_ljungbox(x, lags=[max_lag], return_df=True)
+        lb_stat = float(lb["lb_stat"].iloc[0])
+        lb_p = float(lb["lb_pvalue"].iloc[0])
+        out_series.append({
+            "index": j, "acf": r, "bartlett_bound": z_crit * se, "acf_lag": float(r[max_lag]),
+            "z_lag": z, "p_lag": p, "p_lag_adjusted": min(1.0, m_eff * p),
+            # the plain white-noise band (R's default acf plot); not a valid test of rho_L = 0
+            # for a series with short memory, reported for comparison only
+            "exceeds_white_noise_bound": bool(abs(r[max_lag]) > z_crit / math.sqrt(T)),
+            "ljung_box_stat": lb_stat, "ljung_box_p": lb_p,
+            "ljung_box_p_adjusted": min(1.0, m_eff * lb_p),
+        })
+    min_p = min(s["p_lag_adjusted"] for s in out_series)
+    min_lb = min(s["ljung_box_p_adjusted"] for s in out_series)
+    return {**base, "evaluable": True, "n_series_tested": m_eff, "z_critical": z_crit,
+            "white_noise_bound": z_crit / math.sqrt(T),
+            "significant_at_lag": bool(min_p < alpha), "min_p_lag_adjusted": min_p,
+            "ljung_box_significant": bool(min_lb < alpha), "min_ljung_box_p_adjusted": min_lb,
+            "series": out_series}
+
+
+# ============================================================================ analysis
+def _describe(c: np.ndarray, pair_steps: np.ndarray, hist_bins: int) -> dict:
+    ok = np.isfinite(c)
+    v = c[ok]
+    d: dict[str, Any] = {"n": int(v.size), "n_undefined": int((~ok).sum())}
+    if v.size == 0:
+        d.update(mean=None, std=None, quantiles={}, phases=[])
+        return d
+    d["mean"] = float(v.mean())
+    d["std"] = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    d["min"], d["max"] = float(v.min()), float(v.max())
+    d["quantiles"] = {str(q): float(np.quantile(v, q)) for q in _QUANTILES}
+    counts, edges = np.histogram(v, bins=hist_bins, range=(-1.0, 1.0))
+    d["histogram"] = {"counts": counts, "edges": edges}
+    phases = []
+    for name, idx in zip(("first", "middle", "last"), np.array_split(np.arange(c.size), 3)):
+        seg = c[idx]
+        seg = seg[np.isfinite(seg)]
+        phases.append({
+            "phase": name,
+            "start_step": int(pair_steps[idx[0]]) if idx.size else None,
+            "end_step": int(pair_steps[idx[-1]]) if idx.size else None,
+            "n": int(seg.size),
+            "mean": float(seg.mean()) if seg.size else None,
+            "std": float(seg.std(ddof=1)) if seg.size > 1 else None,
+        })
+    d["phases"] = phases
+    d["values"] = c  # raw adjacent cosines (NaN -> null), for figures
+    d["pair_end_steps"] = pair_steps
+    return d
+
+
+def _jsonable(obj):
+    """Recursively turn numpy/torch values into plain Python; NaN and inf become None."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def analyze(
+    X,
+    steps,
+    *,
+    row_scale=None,
+    max_lag: int = 50,
+    n_components: int = 10,
+    n_series: int = 5,
+    window: int = 100,
+    stride: int = 50,
+    alpha: float = 0.05,
+    center: bool = True,
+    hist_bins: int = 40,
+) -> dict:
+    """All Experiment 1 statistics of one stream (gradients or weight updates).
+
+    Args:
+        X: [T, D] float (torch or numpy, any float dtype), rows in step order.
+        steps: [T] strictly increasing integer steps of the rows.
+        row_scale: optional [T] factors (true row t = X[t] * row_scale[t]), as stored in
+            exact-mode records.
+        max_lag: largest lag of the lagged-cosine curve and the autocorrelation test (L).
+        n_components: number of leading components in the "top share" (10 in the plan).
+        n_series: number of leading PC score series tested for autocorrelation.
+        window, stride: sliding-window PCA (in rows).
+        alpha: family-wise level of the autocorrelation test.
+        center: mean-centre rows before PCA (the criterion uses True).
+        hist_bins: bins of the adjacent-cosine histogram on [-1, 1].
+    Returns:
+        JSON-serialisable dict: ``adjacent_cosine`` (summary, phases, histogram, raw values),
+        ``lagged_cosine`` ({"lags", "mean"}), ``pca`` (whole run: ``top_share``,
+        ``top_share_uncentred``, full ``explained_ratio``), ``pca_windows``,
+        ``autocorrelation`` (see :func:`autocorrelation_test`), ``n_steps``, ``dim``, ``route``.
+    """
+    for name, v, lo in (("n_components", n_components, 1), ("n_series", n_series, 1),
+                        ("hist_bins", hist_bins, 1), ("max_lag", max_lag, 1)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    m = _Moments(X, row_scale)
+    steps = _check_steps(_as_tensor(steps, "steps"), m.T).numpy()
+    diffs = np.diff(steps)
+
+    cos1 = m.cos_at_lag(1)
+    lags = list(range(1, min(max_lag, m.T - 1) + 1))
+    lag_means = []
+    for k in lags:
+        c = cos1 if k == 1 else m.cos_at_lag(k)
+        lag_means.append(float(np.nanmean(c)) if np.any(np.isfinite(c)) else float("nan"))
+
+    w, scores = m.eig(0, m.T, center, n_series)
+    ratio, top = _shares(w, n_components)
+    if center:
+        w_u, _ = m.eig(0, m.T, False, 0)
+        _, top_u = _shares(w_u, n_components)
+    else:
+        top_u = top
+    # Only components that carry variance are tested (a rank-r stream has r of them).
+    total = float(w.sum())
+    n_real = int(np.sum(w[:n_series] > 1e-12 * total)) if total > 0 else 0
+    ac = autocorrelation_test(scores[:, :n_real], max_lag=max_lag, alpha=alpha)
+
+    result = {
+        "n_steps": m.T,
+        "dim": m.D,
+        "route": m.route,
+        "step_gap": {"min": int(diffs.min()), "max": int(diffs.max())},
+        "adjacent_cosine": _describe(cos1, steps[1:], hist_bins),
+        "lagged_cosine": {"lags": lags, "mean": lag_means},
+        "pca": {
+            "centered": center,
+            "n_components": n_components,
+            "top_share": top,
+            "top_share_uncentred": top_u,
+            "explained_ratio": ratio,
+            "cumulative": np.cumsum(ratio),
+        },
+        "pca_windows": {
+            "window": window, "stride": stride, "centered": center,
+            "windows": window_pca(m, window, stride, n_components, center, steps=steps),
+        },
+        "autocorrelation": ac,
+    }
+    return _jsonable(result)
+
+
+def _criterion(estimate, threshold, passed, **extra) -> dict:
+    return {"estimate": estimate, "threshold": threshold, "passed": passed, **extra}
+
+
+def run_experiment1(records_path: str, thresholds: dict | None = None, **analysis_kwargs) -> dict:
+    """Experiment 1 on a record file: analyse gradients and weight updates, apply the criteria.
+
+    Args:
+        records_path: file written by :func:`write_records`.
+        thresholds: overrides of :data:`DEFAULT_THRESHOLDS` (unknown keys raise ValueError).
+        **analysis_kwargs: passed to :func:`analyze` (window, stride, n_series, center, ...);
+            ``max_lag`` and ``alpha`` come from the thresholds.
+    Returns:
+        {"gradients": analyze(grad), "updates": analyze(update), "criteria": {...},
+        "mode": "exact" | "sketch", "meta": {...}, "thresholds": {...}}. Each criterion is
+        {"estimate", "threshold", "passed"}; ``passed`` is None where not evaluable.
+        ``autocorr_lag50``'s estimate is the smallest Bonferroni-adjusted p-value of the lag-L
+        test over the leading PC score series (passes when < alpha), with the lag-L ACF values
+        and the Ljung-Box result beside it.
+    """
+    th = dict(DEFAULT_THRESHOLDS)
+    if thresholds:
+        unknown = set(thresholds) - set(th)
+        if unknown:
+            raise ValueError(f"thresholds has unknown keys {sorted(unknown)}; known: {sorted(th)}")
+        th.update(thresholds)
+    lag = int(th["autocorr_lag"])
+    alpha = float(th["autocorr_alpha"])
+    for bad in ("max_lag", "alpha", "row_scale"):
+        if bad in analysis_kwargs:
+            raise ValueError(f"{bad} is set by the thresholds / record file, not analysis_kwargs")
+    rec = read_records(records_path)
+    kw = dict(analysis_kwargs, max_lag=lag, alpha=alpha)
+    g = analyze(rec["grad"], rec["steps"], row_scale=rec["grad_scale"], **kw)
+    u = analyze(rec["update"], rec["steps"], row_scale=rec["update_scale"], **kw)
+
+    def gt(est, thr):
+        return None if est is None else bool(est > thr)
+
+    cos_mean = g["adjacent_cosine"]["mean"]
+    ac = g["autocorrelation"]
+    ac_p = ac["min_p_lag_adjusted"]
+    criteria = {
+        "mean_cosine": _criterion(cos_mean, th["mean_cosine"], gt(cos_mean, th["mean_cosine"])),
+        "pca_top10": _criterion(g["pca"]["top_share"], th["pca_top10"],
+                                gt(g["pca"]["top_share"], th["pca_top10"]), centered=g["pca"]["centered"]),
+        "autocorr_lag50": _criterion(
+            ac_p, alpha, None if ac_p is None else bool(ac_p < alpha),
+            lag=lag,
+            test="lag-L ACF of leading PC scores, Bartlett MA(L-1) z-test, Bonferroni over series",
+            acf_lag=[s["acf_lag"] for s in ac["series"]],
+            ljung_box={"min_p_adjusted": ac["min_ljung_box_p_adjusted"],
+                       "passed": ac["ljung_box_significant"]},
+            evaluable=ac["evaluable"],
+        ),
+        "update_pca_top10": _criterion(u["pca"]["top_share"], th["update_pca_top10"],
+                                       gt(u["pca"]["top_share"], th["update_pca_top10"]),
+                                       centered=u["pca"]["centered"]),
+    }
+    return _jsonable({"mode": rec["meta"]["mode"], "meta": rec["meta"], "thresholds": th,
+                      "gradients": g, "updates": u, "criteria": criteria})

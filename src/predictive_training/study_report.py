@@ -1,0 +1,78 @@
+"""Assemble the study's report (HTML and PDF) from real outputs, with provenance."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata as md
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from .report import ReportContext, render_html, render_pdf
+
+PACKAGES = ["torch", "numpy", "scipy", "pandas", "statsmodels", "matplotlib", "safetensors", "tokenizers",
+            "datasets", "snakemake", "jinja2", "reportlab"]
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + (" (uncommitted changes)" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(cfg: dict, data_meta: dict) -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git commit": git_commit(Path(__file__).resolve().parent),
+        "machine": f"{platform.node()} ({platform.platform()}, {platform.processor() or platform.machine()}, "
+                   f"python {platform.python_version()})",
+        "packages": versions,
+        "data": {"source": data_meta.get("source"), "vocab_size": data_meta.get("vocab_size"),
+                 "tokens": data_meta.get("tokens"), "sha256": data_meta.get("sha256")},
+        "config": cfg,
+    }
+
+
+NOTES = """\
+Every number comes from the runs of this study folder: real training on the configured text, \
+over the configured seeds, with the initial loss checked against ln(vocabulary size) (column \
+initial_loss_ok of the runs table).
+
+Verdicts: a criterion passes when its estimate (mean over seeds) is on the plan's side of the \
+threshold AND its Bonferroni-adjusted p-value is below alpha; "within X% of baseline" criteria \
+use an equivalence test (TOST) with the plan's margin. A failed hypothesis is a result: the \
+decisions below follow the plan's rules whatever the outcome.
+
+Wall-clock is training time including every overhead (recording, dynamics model, correction) \
+and excluding periodic validation, which is the same for every arm."""
+
+
+def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, decisions_json: str | Path,
+                 figures: list[tuple], runs_csv: str | Path, html_out: str | Path, pdf_out: str | Path) -> None:
+    results_dir = Path(results_dir)
+    meta = json.loads((results_dir / "data" / "meta.json").read_text())
+    ctx = ReportContext(
+        title=f"Predictive training study: {cfg['study']}",
+        study=cfg["study"],
+        summary=pd.read_csv(tests_csv),
+        decisions=json.loads(Path(decisions_json).read_text()),
+        figures=figures,
+        runs=pd.read_csv(runs_csv),
+        provenance=provenance(cfg, meta),
+        notes=NOTES,
+    )
+    render_html(ctx, html_out)
+    render_pdf(ctx, pdf_out)

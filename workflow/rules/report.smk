@@ -1,0 +1,91 @@
+localrules:
+    statistics,
+    figures,
+    study_report,
+
+
+rule statistics:
+    input:
+        logs=all_experiment_logs(),
+    output:
+        tests=report(
+            f"{RESULTS}/stats/tests.csv",
+            caption="../report/tests.rst",
+            category="Statistics",
+        ),
+        decisions=report(
+            f"{RESULTS}/decisions.json",
+            caption="../report/decisions.rst",
+            category="Decisions",
+        ),
+    log:
+        f"{RESULTS}/logs/statistics.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/statistics.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        thresholds=config["thresholds"],
+    script:
+        "../scripts/statistics.py"
+
+
+rule figures:
+    input:
+        runs=all_runs(),
+        logs=all_experiment_logs(),
+    output:
+        figures=report(
+            directory(f"{RESULTS}/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
+    log:
+        f"{RESULTS}/logs/figures.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/figures.py"
+
+
+rule study_report:
+    input:
+        data=f"{RESULTS}/data",
+        tests=f"{RESULTS}/stats/tests.csv",
+        decisions=f"{RESULTS}/decisions.json",
+        figures=f"{RESULTS}/figures",
+        runs=f"{RESULTS}/runs/summary.csv",
+    output:
+        html=report(
+            f"{RESULTS}/report/report.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+        pdf=report(
+            f"{RESULTS}/report/report.pdf",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+    log:
+        f"{RESULTS}/logs/study_report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/study_report.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/study_report.py"

@@ -1,0 +1,8 @@
+"""Snakemake entry: Experiment 4 (prediction-phase training) for one seed, all arms."""
+
+from predictive_training.cli import setup_logging
+from predictive_training.experiments import run_exp4
+
+setup_logging(snakemake.log[0])
+runs = {arm: snakemake.input[arm] for arm in snakemake.config["arms"]}
+run_exp4(snakemake.config, runs, int(snakemake.wildcards.seed), snakemake.output[0])

@@ -1,0 +1,13 @@
+"""Snakemake entry: the study report, HTML (self-contained) and PDF."""
+
+import json
+from pathlib import Path
+
+from predictive_training.cli import setup_logging
+from predictive_training.study_report import build_report
+
+setup_logging(snakemake.log[0])
+fig_dir = Path(snakemake.input.figures)
+figures = [(fig_dir / f["file"], f["caption"], f["section"]) for f in json.loads((fig_dir / "index.json").read_text())]
+build_report(snakemake.config, f"results/{snakemake.config['study']}", snakemake.input.tests,
+             snakemake.input.decisions, figures, snakemake.input.runs, snakemake.output.html, snakemake.output.pdf)
