@@ -104,3 +104,16 @@ def test_corrupted_array_is_detected(tmp_path, tiny_data):
     np.save(copy / "train.npy", arr)
     with pytest.raises(ConfigError, match="sha256"):
         TokenData(copy)
+
+
+def test_cloze_distractors_follow_the_same_word():
+    from predictive_training.data.prepare import cloze_items
+
+    items = cloze_items(DOCS, 50, 4, 0)
+    assert len(items) == 50
+    for it in items:
+        assert len(set(it["choices"])) == 4
+        truth = it["choices"][it["answer"]]
+        assert truth != "" and it["context"]
+    # determinism
+    assert cloze_items(DOCS, 50, 4, 0) == items

@@ -117,3 +117,16 @@ def test_lr_schedule_warmup_then_cosine():
     assert lr_at(10, tc) == pytest.approx(1.0)
     assert lr_at(60, tc) == pytest.approx(0.55)
     assert lr_at(110, tc) == pytest.approx(0.1)
+
+
+def test_tensor_norms_recorded_per_parameter(runs):
+    from predictive_training.recording import read_tensor_norms
+
+    cfg, d = runs
+    tn = read_tensor_norms(d["a"] / "snapshots" / "tensor_norms.safetensors")
+    rows = read_jsonl(d["a"] / "metrics.jsonl")
+    assert tn["steps"].tolist() == list(range(cfg["train"]["steps"]))
+    assert tn["grad_norm"].shape == (cfg["train"]["steps"], len(tn["names"]))
+    # per-tensor update norms combine to the global delta_norm of each step
+    total = tn["update_norm"].pow(2).sum(dim=1).sqrt()
+    assert torch.allclose(total, torch.tensor([r["delta_norm"] for r in rows]), rtol=1e-4)

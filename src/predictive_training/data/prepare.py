@@ -59,20 +59,32 @@ def cloze_items(docs: list[str], n_items: int, n_choices: int, seed: int) -> lis
     """Pick-the-true-next-word items from held-out documents.
 
     Each item: ``context`` (text up to a word), ``choices`` (the true word and ``n_choices - 1``
-    distractors drawn from the held-out text's frequent words), ``answer`` (index of the truth).
+    distractors), ``answer`` (index of the truth). Distractors are words that also follow the
+    same preceding word elsewhere in the held-out text ("her grandma" / "her ball" / "her room"),
+    so that grammar alone does not give the answer away and the model must use the story's
+    context; when too few such words exist, frequent held-out words fill the remaining choices.
     """
     rng = random.Random(seed)
     counts = Counter(w for d in docs for w in _WORD.findall(d.lower()))
     pool = sorted(w for w, c in counts.items() if c >= 3)
     if len(pool) < n_choices:
         return []
+    followers: dict[str, set[str]] = {}
+    for d in docs:
+        words = re.findall(r"[A-Za-z']+", d)
+        for prev, nxt in zip(words, words[1:]):
+            if _WORD.fullmatch(nxt):
+                followers.setdefault(prev.lower(), set()).add(nxt)
     # Every (document, word position) is a candidate; a seeded shuffle picks n of them.
-    spots = [(i, m) for i, d in enumerate(docs) for m in re.finditer(r"(?<= )[a-z]{3,}\b", d) if m.start() > 40]
+    spots = [(i, m) for i, d in enumerate(docs) for m in re.finditer(r"(?<= )([a-z]{3,})\b", d) if m.start() > 40]
     rng.shuffle(spots)
     items: list[dict] = []
     for i, m in spots[:n_items]:
         word = m.group(0)
-        distractors: list[str] = []
+        prev = re.findall(r"[A-Za-z']+", docs[i][: m.start()])[-1].lower()
+        similar = sorted(followers.get(prev, set()) - {word})
+        rng.shuffle(similar)
+        distractors = similar[: n_choices - 1]
         while len(distractors) < n_choices - 1:
             w = rng.choice(pool)
             if w != word and w not in distractors:
