@@ -135,6 +135,121 @@ def exp1_figures(logs: list[dict], out_dir: Path):
     return figs
 
 
+def exp2_figures(logs: list[dict], out_dir: Path):
+    """Held-out loss error against forecast horizon, RSSM vs the simple predictors."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    names = list(logs[0]["results"]["predictors"])
+    for i, name in enumerate(names):
+        curves = [np.asarray(lg["results"]["predictors"][name]["horizon"]["mae_over_range"], dtype=float)
+                  for lg in logs]
+        n = min(len(c) for c in curves)
+        arr = np.stack([c[:n] for c in curves])
+        ys = logs[0]["results"]["predictors"][name]["horizon"]["Y"][:n]
+        color = "#d62728" if name == "rssm" else f"C{i}"
+        ax.plot(ys, np.nanmean(arr, axis=0), label=name, color=color, lw=2 if name == "rssm" else 1.2)
+        ax.fill_between(ys, np.nanmin(arr, axis=0), np.nanmax(arr, axis=0), color=color, alpha=0.12)
+    thr = logs[0]["results"]["criteria"]["mae_over_range"]["threshold"]
+    ax.axhline(thr, color="k", ls="--", lw=1, label=f"threshold {thr}")
+    ax.set(xlabel="forecast horizon Y (steps)", ylabel="MAE / held-out loss range",
+           title=f"Exp 2: loss forecast error ({logs[0]['results'].get('target_used', 'loss')} target)")
+    ax.legend(fontsize=8)
+    return [(_save(fig, out_dir, "exp2_horizon"),
+             "Rolling-origin forecast error of the training loss against horizon on the held-out last 20% of "
+             "each baseline run: mean over seeds, band = min to max.", "Exp 2 loss prediction")]
+
+
+def exp3_figures(logs: list[dict], out_dir: Path):
+    """Per-tensor cosine of predicted vs actual 50-step weight deltas, RSSM and simple predictors."""
+    preds = list(logs[0]["results"]["predictors"])
+    tensors = list(logs[0]["results"]["predictors"][preds[0]]["per_tensor_cosine_mean"])
+    fig, ax = plt.subplots(figsize=(max(7, 0.35 * len(tensors) + 3), 4.8))
+    width = 0.8 / len(preds)
+    for i, name in enumerate(preds):
+        vals = np.array([[lg["results"]["predictors"][name]["per_tensor_cosine_mean"].get(t, np.nan)
+                          for t in tensors] for lg in logs], dtype=float)
+        ax.bar(np.arange(len(tensors)) + i * width, np.nanmean(vals, axis=0), width,
+               label=name, color="#d62728" if name == "rssm" else f"C{i}")
+    thr = logs[0]["results"]["criteria"]["cosine"]["threshold"]
+    ax.axhline(thr, color="k", ls="--", lw=1, label=f"threshold {thr}")
+    ax.set_xticks(np.arange(len(tensors)) + 0.4 - width / 2, tensors, rotation=70, ha="right", fontsize=7)
+    ax.set(ylabel="cosine(predicted, actual delta)", title="Exp 3: per-tensor weight-delta cosine", ylim=(-1, 1))
+    ax.legend(fontsize=8, ncol=2)
+    return [(_save(fig, out_dir, "exp3_per_layer"),
+             "Cosine between predicted and actual 50-step weight deltas per parameter tensor, mean over windows "
+             "and seeds, for the RSSM and the simple predictors.", "Exp 3 weight-delta prediction")]
+
+
+def exp4_figures(logs: list[dict], out_dir: Path):
+    """Speedup and loss gap per arm, one point per seed."""
+    arms = list(logs[0]["results"]["arms"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, arm in enumerate(arms):
+        sp = [lg["results"]["arms"][arm]["speedup"] for lg in logs]
+        gap = [100 * lg["results"]["arms"][arm]["loss_gap"] for lg in logs]
+        for ax, vals in zip(axes, (sp, gap)):
+            ax.scatter(np.full(len(vals), i), vals, color=_color(arm), s=25)
+            ax.hlines(np.mean(vals), i - 0.3, i + 0.3, color=_color(arm), lw=2)
+    th = logs[0]["results"]["criteria"]
+    if "speedup_r50" in th:
+        axes[0].axhline(th["speedup_r50"]["threshold"], color="k", ls="--", lw=1, label="speedup threshold")
+    for key in ("loss_gap_r25", "loss_gap_r50"):
+        if key in th:
+            axes[1].axhline(100 * th[key]["threshold"], ls=":", lw=1, color="grey")
+    axes[1].axhline(0, color="k", lw=0.5)
+    for ax, label in zip(axes, ("speedup vs baseline (wall-clock ratio)", "final val loss gap to baseline (%)")):
+        ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right")
+        ax.set_ylabel(label)
+    axes[0].set_title("Exp 4: speed")
+    axes[1].set_title("Exp 4: quality (dotted: 1% and 2% margins)")
+    return [(_save(fig, out_dir, "exp4_arms"),
+             "Each point is one seed; bars are means. Speedup = baseline training wall-clock / arm wall-clock "
+             "(every overhead included); gap = (arm - baseline) / baseline final validation loss.",
+             "Exp 4 prediction-phase training")]
+
+
+def exp5_figures(logs: list[dict], out_dir: Path):
+    """Loss before and after each correction event."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    lo, hi = np.inf, -np.inf
+    for lg in logs:
+        ev = lg["results"]["events"]
+        b = np.array([e["loss_before"] for e in ev], dtype=float)
+        a = np.array([e["loss_after"] for e in ev], dtype=float)
+        if len(b):
+            ax.scatter(b, a, s=14, alpha=0.7, label=f"seed {lg['seed']} ({len(b)} events)")
+            lo, hi = min(lo, np.nanmin([b, a])), max(hi, np.nanmax([b, a]))
+    if np.isfinite(lo):
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--", label="no change")
+    ax.set(xlabel="loss before correction", ylabel="loss after correction",
+           title="Exp 5: correction events (below the diagonal = improved)")
+    ax.legend(fontsize=8)
+    return [(_save(fig, out_dir, "exp5_corrections"),
+             "Each point is one Correct phase of the hybrid_r50 arm: the loss measured right after the Predict "
+             "phase against the loss after correction.", "Exp 5 correction effectiveness")]
+
+
+def phase_timeline(run_dir: Path, out_dir: Path, label: str):
+    """Phases and loss of one hybrid run, step by step."""
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    steps = np.array([r["step"] for r in rows])
+    for phase, color in PHASE_COLORS.items():
+        mask = np.array([r["phase"] == phase for r in rows])
+        if mask.any():
+            ax.vlines(steps[mask], 0, 1, transform=ax.get_xaxis_transform(), color=color, alpha=0.25, lw=1,
+                      label=phase)
+    loss = np.array([np.nan if r["loss"] is None else r["loss"] for r in rows], dtype=float)
+    ax.plot(steps, loss, color="k", lw=0.6, label="training loss")
+    val = [(r["step"], r["val_loss"]) for r in rows if r.get("val_loss") is not None]
+    if val:
+        ax.plot(*zip(*val), color="#d62728", marker="o", ms=3, lw=1, label="validation loss")
+    ax.set(xlabel="step", ylabel="loss", title=f"Phase timeline: {label}")
+    ax.legend(fontsize=7, ncol=6, loc="upper right")
+    return (_save(fig, out_dir, "phase_timeline"),
+            f"Phases of {label} (shaded per step) with the training loss (no value where no forward pass ran) "
+            "and the validation loss.", "Exp 4 prediction-phase training")
+
+
 def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir: str | Path) -> list[tuple]:
     """Draw every figure whose inputs exist under ``results_dir``."""
     from .summary import runs_table
@@ -145,9 +260,15 @@ def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir
     table = runs_table([d for a in runs.values() for d in a.values()])
     figs.append(wallclock_vs_loss(table, out))
     exp = res / "experiments"
-    logs1 = _logs(exp / "exp1_gradient_structure", seeds)
-    if logs1:
-        figs.extend(exp1_figures(logs1, out))
+    for folder, draw in (("exp1_gradient_structure", exp1_figures), ("exp2_loss_prediction", exp2_figures),
+                         ("exp3_weight_delta", exp3_figures), ("exp4_prediction_phases", exp4_figures),
+                         ("exp5_correction", exp5_figures)):
+        logs = _logs(exp / folder, seeds)
+        if logs:
+            figs.extend(draw(logs, out))
+    hybrid = next((a for a in ("hybrid_r50", "hybrid_r25") if a in arms), None)
+    if hybrid:
+        figs.append(phase_timeline(runs[hybrid][seeds[0]], out, f"{hybrid} seed {seeds[0]}"))
     return figs
 
 
