@@ -9,7 +9,7 @@ def test_defaults_filled_from_schema():
     assert cfg["seeds"] == [0, 1, 2, 3, 4]
     assert cfg["data"]["source"] == "synthetic"
     assert cfg["train"]["steps"] == 1000
-    assert cfg["arms"] == {"baseline": {"kind": "conventional"}}
+    assert list(cfg["arms"]) == ["baseline", "hybrid_r25", "hybrid_r50", "skip_r50", "repeat_r50", "matched_r50"]
 
 
 def test_partial_section_keeps_other_defaults():
@@ -50,3 +50,8 @@ def test_load_rejects_non_mapping(tmp_path):
 def test_shipped_configs_validate():
     for name in ("config/config.yaml", "config/smoke.yaml"):
         load(name)
+
+
+def test_default_config_file_is_the_schema_default():
+    """`--config study=X` alone (no config file) runs the same study as config/config.yaml."""
+    assert load("config/config.yaml") == validate({})

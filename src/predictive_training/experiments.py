@@ -11,6 +11,7 @@ statistics over seeds (``stats`` and ``decisions``).
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from pathlib import Path
 
 from .io import write_json
@@ -84,8 +85,6 @@ def write_log(number: int, seed: int, config: dict, results: dict, out_path: str
 
 def run_exp1(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path) -> dict:
     """Experiment 1 on a baseline run's gradient records."""
-    import json
-
     from .gradient_structure import run_experiment1
 
     run_dir = Path(run_dir)
@@ -128,8 +127,6 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
     differences of accuracies; speedup = baseline wall-clock / arm wall-clock; time-to-target is the
     wall-clock at which the arm's validation loss first reaches the baseline's final one.
     """
-    import json
-
     from .io import read_jsonl
 
     run_dirs = {a: Path(d) for a, d in run_dirs.items()}
@@ -178,3 +175,64 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
     results = {"arms": arms, "criteria": criteria,
                "notes": "wall_s is training time with every overhead, validation excluded"}
     return write_log(4, seed, log_config(cfg, base["n_params"], arms=list(arms)), results, out_path)
+
+
+def run_exp5(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path, arm: str = "hybrid_r50") -> dict:
+    """Experiment 5 for one seed: every correction event of the ``hybrid_r50`` run.
+
+    Per event: relative loss reduction (loss_before - loss_after) / loss_before, where loss_before is
+    the held-aside loss right after the Predict phase and loss_after the same batch's loss after the
+    Correct phase. Accumulated prediction error: the loss in excess of the dynamics model's predicted
+    end-of-phase loss, summed over events, before correction (loss_before - predicted) and after it
+    (loss_after - predicted); ``error_reduction`` = 1 - after / before (when before > 0).
+    Divergences: guard events of the run (restores after a Predict phase, NaN/inf, spikes).
+    """
+    import math
+
+    from .io import read_jsonl
+
+    run_dir = Path(run_dir)
+    events = read_jsonl(run_dir / "events.jsonl")
+    predicted = {e["cycle"]: e.get("predicted_loss_end") for e in events if e.get("event") == "prediction"}
+    rows = []
+    for e in events:
+        if e.get("event") != "correction":
+            continue
+        b, a = e.get("loss_before"), e.get("loss_after")
+        p = predicted.get(e["cycle"])
+        rows.append({
+            "cycle": e["cycle"], "step": e["step"], "loss_before": b, "loss_after": a,
+            "loss_after_search": e.get("loss_after_search"),
+            "relative_reduction": (b - a) / b if b and a is not None and b > 0 else None,
+            "predicted_loss_end": p, "diverged": bool(e.get("diverged")),
+            "correction_norm": e.get("correction_norm"),
+            "per_layer_scale": {g: v.get("scale") for g, v in (e.get("per_layer") or {}).items()},
+        })
+    ok = [r for r in rows if r["relative_reduction"] is not None and math.isfinite(r["relative_reduction"])]
+    red = [r["relative_reduction"] for r in ok]
+    guard = [e for e in events if e.get("event") == "guard"]
+    err_b = sum(r["loss_before"] - r["predicted_loss_end"] for r in ok if r["predicted_loss_end"] is not None)
+    err_a = sum(r["loss_after"] - r["predicted_loss_end"] for r in ok if r["predicted_loss_end"] is not None)
+    th = cfg["thresholds"]
+    mean_red = sum(red) / len(red) if red else None
+    share = sum(x > 0 for x in red) / len(red) if red else None
+    err_red = 1 - err_a / err_b if err_b > 0 else None
+    criteria = {
+        "loss_reduction": {"estimate": mean_red, "threshold": th["exp5_loss_reduction"],
+                           "passed": None if mean_red is None else mean_red > th["exp5_loss_reduction"]},
+        "share_positive": {"estimate": share, "threshold": th["exp5_share_positive"],
+                           "passed": None if share is None else share > th["exp5_share_positive"]},
+        "divergences": {"estimate": len(guard), "threshold": 0, "passed": len(guard) == 0},
+        "error_reduction": {"estimate": err_red, "threshold": th["exp5_error_reduction"],
+                            "passed": None if err_red is None else err_red > th["exp5_error_reduction"],
+                            "definition": "1 - sum(loss_after - predicted) / sum(loss_before - predicted)"},
+    }
+    results = {
+        "arm": arm, "n_events": len(rows), "events": rows, "criteria": criteria,
+        "mean_loss_before": sum(r["loss_before"] for r in ok) / len(ok) if ok else None,
+        "mean_loss_after": sum(r["loss_after"] for r in ok) / len(ok) if ok else None,
+        "accumulated_error_before": err_b, "accumulated_error_after": err_a,
+        "guard_events": guard,
+    }
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return write_log(5, seed, log_config(cfg, summary["n_params"], arm=arm), results, out_path)

@@ -38,3 +38,24 @@ rule exp4_prediction_phases:
         thresholds=config["thresholds"],
     script:
         "../scripts/exp4.py"
+
+
+rule exp5_correction:
+    input:
+        run=f"{RESULTS}/runs/hybrid_r50/seed{{seed}}",
+    output:
+        f"{RESULTS}/experiments/exp5_correction/seed{{seed}}.json",
+    log:
+        f"{RESULTS}/logs/exp5/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/exp5/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        thresholds=config["thresholds"],
+    script:
+        "../scripts/exp5.py"

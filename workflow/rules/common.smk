@@ -30,7 +30,22 @@ def experiment_logs(name):
     return [f"{RESULTS}/experiments/{name}/seed{s}.json" for s in SEEDS]
 
 
-EXPERIMENTS = ["exp1_gradient_structure", "exp4_prediction_phases"]
+def experiments():
+    """Experiments the configured arms support (Exp 5 needs hybrid_r50, Exp 4 a second arm)."""
+    names = ["exp1_gradient_structure", "exp2_loss_prediction", "exp3_weight_delta"]
+    if len(ARMS) > 1:
+        names.append("exp4_prediction_phases")
+    if "hybrid_r50" in ARMS:
+        names.append("exp5_correction")
+    return [n for n in names if n in EXPERIMENT_RULES]
+
+
+EXPERIMENT_RULES = {
+    "exp1_gradient_structure",
+    "exp4_prediction_phases",
+    "exp5_correction",
+}
+EXPERIMENTS = experiments()
 
 
 def all_experiment_logs():

@@ -1,0 +1,741 @@
+"""The hybrid trainer (Warmup -> Full -> Predict -> Correct -> Full ...) and the control arms.
+
+Phase schedule
+--------------
+Warmup runs the first ``train.warmup_steps`` steps conventionally. After it the run is a
+sequence of cycles ``[Full F_k][Predict Y][Correct C]`` with ``Y = hybrid.horizon`` and
+``C = hybrid.correct_steps``. For a requested prediction ratio ``r`` (the share of the steps
+AFTER warmup spent in Predict) the Full length solves ``Y / (F + Y + C) = r``:
+
+    F = Y (1 - r) / r - C            (a real number; r = 0 means no Predict phase at all)
+
+and cycle ``k`` (0-based) gets ``F_k = round((k + 1) F) - round(k F)`` Full steps (round half
+up), so the Full lengths average exactly ``F`` even when it is not an integer. A ratio that would
+need ``F < 0`` (``r > Y / (Y + C)``) is a ValueError. A Predict phase starts only when at least
+``Y + C`` steps are left, so every Predict phase is followed by its Correct phase; the tail of
+the budget that is too short for one runs Full. The nominal plan (:func:`nominal_phases`) is
+what the run does when neither the gate nor the guard fires; the realised share is reported
+beside the requested one in ``summary.json`` (``prediction_ratio_achieved`` over the whole
+budget, as for every arm, and ``prediction_ratio_achieved_after_warmup``).
+
+Predict phase
+-------------
+ONE aggregate rollout of the predictor for the ``Y`` steps (given the learning rates the schedule
+would use at those steps), then the predicted delta is added to every parameter tensor by name,
+in place, at the first Predict step: the weights change by exactly the predicted delta. No
+forward and no backward pass runs for the ``Y`` steps and their batches are skipped (a batch is a
+function of ``(seed, step)``). Metrics rows: ``loss`` and ``grad_norm`` null, ``backward`` false,
+``tokens`` unchanged, ``lr`` the schedule's value at that step; ``delta_norm`` is the norm of the
+whole applied delta on the FIRST Predict row and 0 on the others (the delta is applied once). The
+wall-clock of the first Predict step includes the rollout, the snapshot the guard needs and the
+application of the delta.
+
+AdamW over a Predict phase: the moment estimates and the step counter ``state['step']`` are kept
+unchanged. They summarise the gradients seen so far and no gradient is seen in Predict; the bias
+corrections ``1 - beta^k`` must count the gradients averaged into the moments, and advancing ``k``
+without new gradients would over-weight stale moments. The learning-rate schedule is indexed by
+the global step, so training after a Predict phase continues at the learning rate of the current
+step (the schedule does not pause).
+
+Correct phase
+-------------
+Right after the Predict phase the held-aside loss is measured: the mean loss of the batches of
+the last ``hybrid.corrector.batches`` skipped Predict steps (training data no gradient was
+computed on), forward only. That is ``loss_before``. The divergence guard checks it; then the
+corrector (:class:`~predictive_training.corrector.LayerwiseLineSearch`) rescales the predicted
+delta per layer group; then ``C`` real optimisation steps (phase ``correct``); then the same
+held-aside loss is measured again: ``loss_after``. Both, the per-layer corrections (group ->
+scale and norm) and the intermediate ``loss_after_search`` go to a ``correction`` event.
+"Actual" in the ``prediction_outcome`` event means this measured held-aside loss after the phase
+(the predictor forecast the training loss at those steps); the loss the baseline would have had at
+that step is not observable in the same run and is compared across runs (baseline metrics).
+
+Confidence gate and divergence guard
+------------------------------------
+Gate: after the rollout, if the predictor is not ready (e.g. the dynamics model has not trained
+yet) or its uncertainty is not finite or above ``hybrid.gate.max_uncertainty``, the cycle's
+Predict and Correct slots run as Full steps (a ``gate`` event records every decision). Guard: on
+every step with a forward pass and on the held-aside loss after each Predict phase, a non-finite
+loss, a loss above ``mean + k * max(std, 1% of mean)`` of the last ``hybrid.guard.window``
+training losses (``k = hybrid.guard.spike_sigma``), or a gradient norm above
+``hybrid.guard.grad_explosion_factor`` times their median, is a divergence: the weights and the
+AdamW state are restored from the snapshot taken before the last Predict phase and the next
+``hybrid.guard.fallback_steps`` steps run Full before cycles resume (a ``guard`` event each time).
+Before the first Predict phase there is no snapshot; a divergence is then only logged.
+
+Arms (``arms.<name>.kind``)
+---------------------------
+- ``hybrid``: the RSSM-lite dynamics model (:class:`RSSMPredictor`);
+- ``skip``: the same schedule, a Predict phase applies no weight change (:class:`ZeroPredictor`);
+- ``repeat``: a Predict phase applies ``Y x`` the mean of the last ``hybrid.repeat_window``
+  per-step updates (:class:`RepeatPredictor`);
+- ``matched``: conventional training for as many steps as the nominal plan of its
+  ``prediction_ratio`` has backward passes, with the learning-rate schedule (warmup, cosine)
+  compressed to that many steps (:class:`MatchedTrainer`). It is matched to the NOMINAL plan; a
+  hybrid run whose gate or guard forced extra Full steps ran more backward passes than that.
+The control predictors report uncertainty 0, so the gate never blocks them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from .corrector import LayerwiseLineSearch, layer_groups
+from .data.prepare import TokenData
+from .training import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
+
+__all__ = [
+    "PhasePlan",
+    "nominal_phases",
+    "Observation",
+    "PredictedPhase",
+    "Predictor",
+    "ZeroPredictor",
+    "RepeatPredictor",
+    "RSSMPredictor",
+    "DivergenceGuard",
+    "HybridTrainer",
+    "MatchedTrainer",
+    "make_predictor",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# the phase plan
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    """Cycle lengths for a prediction ratio (see the module docstring for the formula).
+
+    ratio: requested share of the post-warmup steps in Predict, in [0, Y / (Y + C)].
+    horizon: Y, steps per Predict phase (>= 1). correct: C, steps per Correct phase (>= 0).
+    """
+
+    ratio: float
+    horizon: int
+    correct: int
+
+    def __post_init__(self):
+        if isinstance(self.horizon, bool) or int(self.horizon) != self.horizon or self.horizon < 1:
+            raise ValueError(f"hybrid.horizon must be a positive integer, got {self.horizon!r}")
+        if isinstance(self.correct, bool) or int(self.correct) != self.correct or self.correct < 0:
+            raise ValueError(f"hybrid.correct_steps must be an integer >= 0, got {self.correct!r}")
+        if not (0.0 <= self.ratio < 1.0):
+            raise ValueError(f"prediction_ratio must be in [0, 1), got {self.ratio}")
+        if self.ratio > 0 and self.full_real < 0:
+            raise ValueError(
+                f"prediction_ratio {self.ratio} is not reachable with hybrid.horizon={self.horizon} and "
+                f"hybrid.correct_steps={self.correct} (at most Y / (Y + C) = "
+                f"{self.horizon / (self.horizon + self.correct):.3f})")
+
+    @property
+    def full_real(self) -> float:
+        """F = Y (1 - r) / r - C (inf for r = 0)."""
+        if self.ratio == 0:
+            return math.inf
+        return self.horizon * (1.0 - self.ratio) / self.ratio - self.correct
+
+    def full_len(self, cycle: int) -> int:
+        """Full steps of cycle ``cycle`` (0-based): round((k + 1) F) - round(k F)."""
+        f = self.full_real
+        if math.isinf(f):
+            raise ValueError("a plan with prediction_ratio 0 has no cycles")
+        return math.floor((cycle + 1) * f + 0.5) - math.floor(cycle * f + 0.5)
+
+
+def nominal_phases(plan: PhasePlan, total_steps: int, warmup_steps: int) -> list[str]:
+    """The phase (``warmup|full|predict|correct``) of every step when neither gate nor guard fires."""
+    if warmup_steps < 0 or total_steps <= warmup_steps:
+        raise ValueError(f"need 0 <= warmup_steps < total_steps, got {warmup_steps} and {total_steps}")
+    out = [Phase.WARMUP.value] * warmup_steps
+    if plan.ratio == 0:
+        return out + [Phase.FULL.value] * (total_steps - warmup_steps)
+    k = 0
+    while len(out) < total_steps:
+        out += [Phase.FULL.value] * min(plan.full_len(k), total_steps - len(out))
+        k += 1
+        if len(out) >= total_steps:
+            break
+        if total_steps - len(out) < plan.horizon + plan.correct:
+            out += [Phase.FULL.value] * (total_steps - len(out))
+            break
+        out += [Phase.PREDICT.value] * plan.horizon + [Phase.CORRECT.value] * plan.correct
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# predictors
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    """One full (backprop) training step as the predictors see it.
+
+    loss: training loss of the step's batch before the update (nats). grad_norm: global norm
+    before clipping. lr: learning rate of the step. grad_norms: per-tensor gradient norms before
+    clipping. update: the weight change the step applied, ``name -> Tensor`` (parameter shapes).
+    """
+
+    step: int
+    total_steps: int
+    loss: float
+    grad_norm: float
+    lr: float
+    grad_norms: dict[str, float]
+    update: dict[str, torch.Tensor] = field(repr=False)
+
+
+@dataclass
+class PredictedPhase:
+    """One aggregate Y-step prediction.
+
+    delta: ``name -> Tensor`` the predicted total weight change over the Y steps (parameter shapes).
+    loss_path: ``[Y]`` predicted training loss at each of the Y steps (nats).
+    uncertainty: dimensionless; compared with ``hybrid.gate.max_uncertainty``.
+    loss_q05, loss_q95: optional ``[Y]`` 90% interval of the loss path.
+    """
+
+    delta: dict[str, torch.Tensor]
+    loss_path: np.ndarray
+    uncertainty: float
+    loss_q05: np.ndarray | None = None
+    loss_q95: np.ndarray | None = None
+
+
+class Predictor(Protocol):
+    """What the hybrid trainer needs from a predictor."""
+
+    name: str
+
+    def observe(self, obs: Observation) -> None: ...
+
+    def ready(self) -> bool: ...
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase: ...
+
+
+class _LossTracker:
+    """Last observed loss (for the flat loss paths of the control predictors)."""
+
+    last_loss: float = float("nan")
+
+    def _track(self, obs: Observation) -> None:
+        self.last_loss = float(obs.loss)
+
+
+class ZeroPredictor(_LossTracker):
+    """The ``skip`` control: predicts no weight change and a flat loss. Uncertainty 0."""
+
+    name = "skip"
+
+    def __init__(self, params: Mapping[str, torch.Tensor]):
+        self.params = params
+
+    def observe(self, obs: Observation) -> None:
+        self._track(obs)
+
+    def ready(self) -> bool:
+        return True
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        delta = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
+
+
+class RepeatPredictor(_LossTracker):
+    """The ``repeat`` control: ``Y x`` the mean of the last ``window`` per-step updates, flat loss.
+
+    Keeps a running sum of the window (``window`` update copies in memory). Uncertainty 0.
+    """
+
+    name = "repeat"
+
+    def __init__(self, window: int):
+        if isinstance(window, bool) or int(window) != window or window < 1:
+            raise ValueError(f"hybrid.repeat_window must be a positive integer, got {window!r}")
+        self.window = int(window)
+        self.recent: deque[dict[str, torch.Tensor]] = deque()
+        self.total: dict[str, torch.Tensor] | None = None
+
+    def observe(self, obs: Observation) -> None:
+        self._track(obs)
+        u = {n: t.detach().clone() for n, t in obs.update.items()}
+        if self.total is None:
+            self.total = {n: torch.zeros_like(t) for n, t in u.items()}
+        for n, t in u.items():
+            self.total[n].add_(t)
+        self.recent.append(u)
+        if len(self.recent) > self.window:
+            old = self.recent.popleft()
+            for n, t in old.items():
+                self.total[n].sub_(t)
+
+    def ready(self) -> bool:
+        return bool(self.recent)
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        if not self.recent:
+            raise ValueError("RepeatPredictor.rollout needs at least one observed update")
+        k = len(self.recent)
+        delta = {n: t * (horizon / k) for n, t in self.total.items()}
+        return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
+
+
+class RSSMPredictor:
+    """Adapter from :class:`~predictive_training.rssm.RSSMLite` to the :class:`Predictor` protocol.
+
+    Every full step is observed with :func:`~predictive_training.rssm.step_features` (per-tensor
+    norms in the model's ``named_parameters`` order) and its applied update; the dynamics model
+    trains online (``RSSMConfig.update_every``). Ready once it has trained at least once and has a
+    direction basis. ``rssm_overrides``: ``RSSMConfig`` fields (``hybrid.rssm``); ``seed`` defaults
+    to the run seed.
+    """
+
+    name = "rssm"
+
+    def __init__(self, model: torch.nn.Module, rssm_overrides: Mapping | None, seed: int):
+        from .rssm import RSSMConfig, RSSMLite
+
+        over = dict(rssm_overrides or {})
+        over.setdefault("seed", int(seed))
+        try:
+            rcfg = RSSMConfig.from_dict(over)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"config key 'hybrid.rssm': {exc}") from exc
+        self.model = RSSMLite.for_model(model, rcfg)
+        self.names = list(self.model.param_names)
+        p0 = next(model.parameters())
+        self.dtype, self.device = p0.dtype, p0.device
+
+    def observe(self, obs: Observation) -> None:
+        from .rssm import step_features
+
+        update_norms = {n: float(torch.linalg.vector_norm(obs.update[n].float())) for n in self.names}
+        feats = step_features(obs.loss, obs.grad_norm, obs.lr, obs.step, obs.total_steps,
+                              {n: obs.grad_norms[n] for n in self.names}, update_norms, names=self.names)
+        self.model.observe(feats, {n: obs.update[n] for n in self.names}, train=True)
+
+    def ready(self) -> bool:
+        return self.model.n_train_steps > 0 and not self.model.basis.is_empty
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        r = self.model.rollout(horizon, seed=seed, lrs=list(lrs), dtype=self.dtype, device=self.device)
+        return PredictedPhase(r.delta, np.asarray(r.loss_mean, dtype=np.float64), float(r.uncertainty),
+                              np.asarray(r.loss_q05), np.asarray(r.loss_q95))
+
+
+def make_predictor(kind: str, model: torch.nn.Module, params: Mapping[str, torch.Tensor],
+                   hcfg: Mapping, seed: int) -> Predictor:
+    """The predictor of an arm kind (``hybrid``, ``skip``, ``repeat``)."""
+    if kind == "hybrid":
+        return RSSMPredictor(model, hcfg.get("rssm"), seed)
+    if kind == "skip":
+        return ZeroPredictor(params)
+    if kind == "repeat":
+        return RepeatPredictor(hcfg["repeat_window"])
+    raise ValueError(f"arms.<name>.kind: no predictor for kind {kind!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# divergence guard
+# ----------------------------------------------------------------------------------------------
+
+
+class DivergenceGuard:
+    """Flags non-finite losses, loss spikes and gradient-norm explosions (see the module docstring).
+
+    Args: window (recent steps kept), spike_sigma (k), grad_explosion_factor, min_history (values
+    needed before spike/explosion tests apply; non-finite values are always flagged).
+    """
+
+    def __init__(self, window: int = 50, spike_sigma: float = 6.0, grad_explosion_factor: float = 10.0,
+                 min_history: int = 10):
+        if window < 2 or spike_sigma <= 0 or grad_explosion_factor <= 1:
+            raise ValueError("hybrid.guard: need window >= 2, spike_sigma > 0, grad_explosion_factor > 1")
+        self.losses: deque[float] = deque(maxlen=int(window))
+        self.grad_norms: deque[float] = deque(maxlen=int(window))
+        self.k, self.factor, self.min_history = float(spike_sigma), float(grad_explosion_factor), int(min_history)
+
+    def loss_threshold(self) -> float:
+        """Loss above which a value is a spike (inf until ``min_history`` losses are known)."""
+        if len(self.losses) < self.min_history:
+            return math.inf
+        a = np.asarray(self.losses)
+        mean = float(a.mean())
+        return mean + self.k * max(float(a.std(ddof=1)), 0.01 * abs(mean))
+
+    def check_loss(self, loss: float) -> str | None:
+        if not math.isfinite(loss):
+            return "nonfinite_loss"
+        return "loss_spike" if loss > self.loss_threshold() else None
+
+    def check_grad(self, grad_norm: float) -> str | None:
+        if not math.isfinite(grad_norm):
+            return "nonfinite_grad"
+        if len(self.grad_norms) >= self.min_history and grad_norm > self.factor * float(np.median(self.grad_norms)):
+            return "grad_explosion"
+        return None
+
+    def record(self, loss: float, grad_norm: float | None) -> None:
+        self.losses.append(float(loss))
+        if grad_norm is not None:
+            self.grad_norms.append(float(grad_norm))
+
+
+# ----------------------------------------------------------------------------------------------
+# the trainers
+# ----------------------------------------------------------------------------------------------
+
+
+class HybridTrainer(Trainer):
+    """Phase-scheduled training for the ``hybrid``, ``skip`` and ``repeat`` arm kinds.
+
+    ``predictor``: inject one (tests); default: :func:`make_predictor` for the arm's kind.
+    """
+
+    def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = (),
+                 predictor: Predictor | None = None):
+        super().__init__(cfg, data, arm, seed, observers)
+        arm_cfg = cfg["arms"][arm]
+        self.kind = arm_cfg["kind"]
+        if "prediction_ratio" not in arm_cfg:
+            raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind {self.kind!r}")
+        h = self.hcfg = cfg["hybrid"]
+        self.plan = PhasePlan(float(arm_cfg["prediction_ratio"]), int(h["horizon"]), int(h["correct_steps"]))
+        self.predictor = predictor or make_predictor(self.kind, self.model, self.params, h, seed)
+        self.corrector = LayerwiseLineSearch(layer_groups(self.params), h["corrector"]["scales"])
+        self.n_search_batches = int(h["corrector"]["batches"])
+        g = h["guard"]
+        self.guard = DivergenceGuard(g["window"], g["spike_sigma"], g["grad_explosion_factor"])
+        self.fallback_steps = int(g["fallback_steps"])
+        self.max_uncertainty = float(h["gate"]["max_uncertainty"])
+        self._phase: Phase | None = None
+        self._snapshot: dict | None = None
+        self._fallback_left = 0
+        self._interrupted = False
+        self.cycle = 0
+        self.n_rollouts = 0
+        self.n_gate_blocks = 0
+        self.n_guard_events = 0
+        self.n_restores = 0
+        self.n_corrections = 0
+        self.predict_steps_reverted = 0
+        # seconds inside the training clock spent on each hybrid overhead (a breakdown of wall_s)
+        self.overhead_s = {"guard_and_observe": 0.0, "rollout": 0.0, "snapshot_and_apply": 0.0,
+                           "heldout_loss": 0.0, "line_search": 0.0}
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _enter(self, phase: Phase) -> None:
+        if phase != self._phase:
+            self.emit({"event": "phase", "from": self._phase.value if self._phase else None, "to": phase.value,
+                       "cycle": self.cycle})
+            self._phase = phase
+
+    def _total(self) -> int:
+        return self.train_cfg["steps"]
+
+    # --- full steps: observe, guard -------------------------------------------------------------
+
+    def _finish_step(self, info: StepInfo, grads, update) -> StepInfo:
+        if not info.backward:
+            return super()._finish_step(info, grads, update)
+        t0 = time.perf_counter()
+        reason = self.guard.check_loss(info.loss) or self.guard.check_grad(info.grad_norm)
+        if reason is None:
+            self.guard.record(info.loss, info.grad_norm)
+            self.predictor.observe(self._observation(info, update))
+        else:
+            info.extra["guard"] = reason
+            self._diverged(reason, info.loss, where=info.phase)
+        dt = time.perf_counter() - t0
+        self.overhead_s["guard_and_observe"] += dt
+        self.wall_s += dt
+        out = super()._finish_step(info, grads, update)
+        if reason is not None and self.recent_losses and not math.isfinite(self.recent_losses[-1]):
+            self.recent_losses.pop()  # keep the final-train-loss window finite
+        return out
+
+    def _observation(self, info: StepInfo, update: dict[str, torch.Tensor]) -> Observation:
+        # p.grad holds the CLIPPED gradient; undo the common clip factor to report pre-clip norms
+        clip = min(1.0, self.train_cfg["grad_clip"] / (info.grad_norm + 1e-6))
+        gnorms = {n: float(torch.linalg.vector_norm(p.grad.float())) / clip if p.grad is not None else 0.0
+                  for n, p in self.params.items()}
+        return Observation(info.step, self._total(), info.loss, info.grad_norm, info.lr, gnorms, update)
+
+    def _diverged(self, reason: str, loss: float | None, where: str) -> None:
+        """Restore the pre-Predict snapshot (if any), schedule the Full fallback, log."""
+        self.n_guard_events += 1
+        event = {"event": "guard", "reason": reason, "phase": where, "cycle": self.cycle,
+                 "loss": _json(loss), "loss_threshold": _json(self.guard.loss_threshold())}
+        if self._snapshot is not None:
+            with torch.no_grad():
+                for n, p in self.params.items():
+                    p.copy_(self._snapshot["weights"][n])
+            for n, p in self.params.items():
+                st = self.optimizer.state[p]
+                st.clear()
+                st.update({k: _clone(v) for k, v in self._snapshot["optim"].get(n, {}).items()})
+            self.n_restores += 1
+            event.update(action="restore", restored_to_step=self._snapshot["step"],
+                         fallback_steps=self.fallback_steps)
+        else:
+            event.update(action="none", note="no snapshot before the first Predict phase",
+                         fallback_steps=self.fallback_steps)
+        self._fallback_left = self.fallback_steps
+        self._interrupted = True
+        self.emit(event)
+
+    def _take_snapshot(self) -> None:
+        self._snapshot = {
+            "step": self.step,
+            "weights": {n: p.detach().clone() for n, p in self.params.items()},
+            "optim": {n: {k: _clone(v) for k, v in self.optimizer.state[p].items()}
+                      for n, p in self.params.items() if p in self.optimizer.state},
+        }
+
+    # --- held-aside loss --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _heldout_loss(self, steps: Sequence[int]) -> float:
+        """Mean loss (nats) of the training batches of ``steps`` (skipped Predict steps), forward only."""
+        self.model.eval()
+        vals = []
+        for s in steps:
+            x, y = self.batches.get(s)
+            vals.append(float(self.forward_loss(x, y)))
+        self.model.train()
+        return float(np.mean(vals))
+
+    # --- phases -------------------------------------------------------------------------------------
+
+    def _run_full(self, phase: Phase, n: int) -> None:
+        """Up to ``n`` real steps; stops early at the budget's end or when the guard fires."""
+        for _ in range(n):
+            if self.step >= self._total() or self._interrupted:
+                return
+            self._enter(phase)
+            self.full_step(phase)
+
+    def _cycle(self) -> None:
+        k, Y, C = self.cycle, self.plan.horizon, self.plan.correct
+        self._run_full(Phase.FULL, self.plan.full_len(k))
+        if self._interrupted or self.step >= self._total():
+            return
+        if self._total() - self.step < Y + C:  # no room for Predict + Correct: run Full to the end
+            self._run_full(Phase.FULL, self._total() - self.step)
+            return
+        t0 = time.perf_counter()
+        start = self.step
+        lrs = [lr_at(start + i, self.train_cfg) for i in range(Y)]
+        ready = self.predictor.ready()
+        pred = self.predictor.rollout(Y, lrs, seed=self.seed * 1_000_003 + start) if ready else None
+        if pred is not None:
+            self.n_rollouts += 1
+        dt = time.perf_counter() - t0
+        self.overhead_s["rollout"] += dt
+        self.wall_s += dt
+        unc = pred.uncertainty if pred is not None else float("nan")
+        if not ready:
+            block = "predictor_not_ready"
+        elif not math.isfinite(unc):
+            block = "uncertainty_not_finite"
+        elif unc > self.max_uncertainty:
+            block = "uncertainty_above_threshold"
+        else:
+            block = None
+        self.emit({"event": "gate", "cycle": k, "uncertainty": _json(unc), "threshold": self.max_uncertainty,
+                   "decision": "full" if block else "predict", "reason": block})
+        if block:
+            self.n_gate_blocks += 1
+            self._run_full(Phase.FULL, Y + C)
+            return
+        self._predict(pred, k)
+        if self._interrupted:
+            return
+        self._correct(pred, k, start)
+
+    def _predict(self, pred: PredictedPhase, k: int) -> None:
+        Y = self.plan.horizon
+        t0 = time.perf_counter()
+        _check_delta(pred.delta, self.params)
+        self._take_snapshot()
+        with torch.no_grad():
+            for n, p in self.params.items():
+                p.add_(pred.delta[n].to(device=p.device, dtype=p.dtype))
+        applied = _global_norm(pred.delta)
+        self.overhead_s["snapshot_and_apply"] += time.perf_counter() - t0
+        path = np.asarray(pred.loss_path, dtype=np.float64)
+        self.emit({"event": "prediction", "cycle": k, "horizon": Y, "predictor": self.predictor.name,
+                   "predicted_loss_start": _json(path[0]), "predicted_loss_end": _json(path[-1]),
+                   "predicted_loss_path": [_json(v) for v in path],
+                   "predicted_loss_q05_end": _json(pred.loss_q05[-1]) if pred.loss_q05 is not None else None,
+                   "predicted_loss_q95_end": _json(pred.loss_q95[-1]) if pred.loss_q95 is not None else None,
+                   "predicted_delta_norm": _json(applied), "uncertainty": _json(pred.uncertainty),
+                   "loss_recent_mean": _json(float(np.mean(self.guard.losses))) if self.guard.losses else None})
+        self._enter(Phase.PREDICT)
+        for i in range(Y):
+            lr = lr_at(self.step, self.train_cfg)
+            self.predict_steps += 1
+            info = StepInfo(step=self.step, phase=Phase.PREDICT.value, loss=None, lr=lr, grad_norm=None,
+                            backward=False, wall_s=0.0, tokens=self.tokens,
+                            delta_norm=applied if i == 0 else 0.0)
+            self.wall_s += time.perf_counter() - t0
+            self._finish_step(info, None, pred.delta if i == 0 else None)
+            t0 = time.perf_counter()
+
+    def _correct(self, pred: PredictedPhase, k: int, start: int) -> None:
+        Y, C = self.plan.horizon, self.plan.correct
+        aside = list(range(start + Y - min(self.n_search_batches, Y), start + Y))
+        t0 = time.perf_counter()
+        loss_before = self._heldout_loss(aside)
+        self.overhead_s["heldout_loss"] += time.perf_counter() - t0
+        path = np.asarray(pred.loss_path, dtype=np.float64)
+        self.emit({"event": "prediction_outcome", "cycle": k, "predicted_loss_end": _json(path[-1]),
+                   "actual_loss": _json(loss_before), "actual_is": "held-aside loss after the Predict phase",
+                   "heldout_steps": aside,
+                   "abs_error": _json(abs(path[-1] - loss_before)) if math.isfinite(loss_before) else None})
+        reason = self.guard.check_loss(loss_before)
+        if reason is not None:
+            self.predict_steps_reverted += Y
+            self._diverged("predict_" + reason, loss_before, where=Phase.PREDICT.value)
+            self.wall_s += time.perf_counter() - t0
+            return
+        t1 = time.perf_counter()
+        corr = self.corrector.correct(self.params, pred.delta, lambda: self._heldout_loss(aside), loss_before)
+        self.overhead_s["line_search"] += time.perf_counter() - t1
+        self.wall_s += time.perf_counter() - t0
+        self._run_full(Phase.CORRECT, C)
+        if self._interrupted:
+            self.emit({"event": "correction", "cycle": k, **corr.to_event(), "correct_steps": C,
+                       "loss_after": None, "diverged": True, "heldout_steps": aside})
+            return
+        t0 = time.perf_counter()
+        loss_after = self._heldout_loss(aside)
+        dt = time.perf_counter() - t0
+        self.overhead_s["heldout_loss"] += dt
+        self.wall_s += dt
+        self.n_corrections += 1
+        rel = (loss_before - loss_after) / loss_before if loss_before > 0 else None
+        self.emit({"event": "correction", "cycle": k, **corr.to_event(), "correct_steps": C,
+                   "loss_after": _json(loss_after), "relative_reduction": _json(rel), "diverged": False,
+                   "heldout_steps": aside})
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        self.initial_val_loss, _ = self.evaluate()
+        for obs in self.observers:
+            obs.on_start(self)
+        self.emit({"event": "plan", "kind": self.kind, "prediction_ratio": self.plan.ratio,
+                   "horizon": self.plan.horizon, "correct_steps": self.plan.correct,
+                   "full_steps_mean": self.plan.full_real if self.plan.ratio > 0 else None,
+                   "predictor": self.predictor.name})
+        T, W = self._total(), self.train_cfg["warmup_steps"]
+        while self.step < T:
+            self._interrupted = False
+            if self.step < W:
+                self._run_full(Phase.WARMUP, W - self.step)
+            elif self._fallback_left > 0:
+                n, self._fallback_left = self._fallback_left, 0
+                self._run_full(Phase.FULL, n)
+            elif self.plan.ratio == 0:
+                self._run_full(Phase.FULL, T - self.step)
+            else:
+                self._cycle()
+                self.cycle += 1
+        summary = self.summary()
+        for obs in self.observers:
+            obs.on_end(self, summary)
+        return summary
+
+    def summary(self) -> dict:
+        s = super().summary()
+        T, W = self._total(), self.train_cfg["warmup_steps"]
+        nominal = nominal_phases(self.plan, T, W)
+        s.update({
+            "kind": self.kind,
+            "prediction_ratio_achieved_after_warmup": self.predict_steps / (T - W),
+            "prediction_ratio_nominal": nominal.count(Phase.PREDICT.value) / T,
+            "plan": {"horizon": self.plan.horizon, "correct_steps": self.plan.correct,
+                     "full_steps_mean": self.plan.full_real if self.plan.ratio > 0 else None,
+                     "nominal_backward_passes": T - nominal.count(Phase.PREDICT.value)},
+            "cycles": self.cycle,
+            "rollouts": self.n_rollouts,
+            "gate_blocks": self.n_gate_blocks,
+            "guard_events": self.n_guard_events,
+            "restores": self.n_restores,
+            "corrections": self.n_corrections,
+            "predict_steps_reverted": self.predict_steps_reverted,
+            "overhead_s": dict(self.overhead_s),
+        })
+        return s
+
+
+class MatchedTrainer(Trainer):
+    """The ``matched`` control: conventional AdamW for as many steps as the nominal phase plan of
+    ``arms.<arm>.prediction_ratio`` has backward passes, the schedule compressed to that length."""
+
+    def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = ()):
+        arm_cfg = cfg["arms"][arm]
+        if "prediction_ratio" not in arm_cfg:
+            raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind 'matched'")
+        tc = cfg["train"]
+        plan = PhasePlan(float(arm_cfg["prediction_ratio"]), int(cfg["hybrid"]["horizon"]),
+                         int(cfg["hybrid"]["correct_steps"]))
+        n = nominal_phases(plan, tc["steps"], tc["warmup_steps"]).count(Phase.PREDICT.value)
+        steps = tc["steps"] - n
+        if steps <= tc["warmup_steps"]:
+            raise ValueError(f"arms.{arm}: matched budget {steps} steps does not exceed train.warmup_steps")
+        self.budget_steps = tc["steps"]
+        cfg = copy.deepcopy(cfg)
+        cfg["train"]["steps"] = steps  # lr_at reads train.steps: the cosine ends at the matched budget
+        super().__init__(cfg, data, arm, seed, observers)
+
+    def summary(self) -> dict:
+        s = super().summary()
+        s.update({"kind": "matched", "budget_steps": self.budget_steps, "matched_backward_passes": s["steps"],
+                  "matched_to_ratio": s["prediction_ratio_requested"],
+                  "prediction_ratio_requested": 0.0, "prediction_ratio_achieved": 0.0})
+        return s
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_delta(delta: Mapping[str, torch.Tensor], params: Mapping[str, torch.Tensor]) -> None:
+    """A predicted delta must name exactly the model's parameters, with their shapes."""
+    if set(delta) != set(params):
+        missing = sorted(set(params) - set(delta))[:5]
+        extra = sorted(set(delta) - set(params))[:5]
+        raise ValueError(f"predicted delta must be keyed by the model's parameter names; "
+                         f"missing {missing}, unknown {extra}")
+    for n, p in params.items():
+        if tuple(delta[n].shape) != tuple(p.shape):
+            raise ValueError(f"predicted delta[{n!r}] has shape {tuple(delta[n].shape)}, parameter has {tuple(p.shape)}")
+
+
+def _clone(v):
+    return v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v)
+
+
+def _json(x) -> float | None:
+    """A float for JSON: None for None, NaN and inf (strict JSON has neither)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None

@@ -1,0 +1,361 @@
+"""The hybrid trainer, its control arms and the corrector (issue 4).
+
+Each test guards a defect of the original system (STUDY.md section 3): a Predict phase that
+moves no weights or moves them by something other than the prediction, one-step predictions
+instead of one aggregate rollout, a corrector without weight corrections, plus the schedule,
+the confidence gate, the divergence guard and determinism.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from predictive_training import config as config_mod
+from predictive_training.corrector import LayerwiseLineSearch, layer_groups
+from predictive_training.data.prepare import TokenData
+from predictive_training.hybrid import (
+    HybridTrainer,
+    MatchedTrainer,
+    Observation,
+    PhasePlan,
+    PredictedPhase,
+    RepeatPredictor,
+    nominal_phases,
+)
+from predictive_training.recording import make_trainer, run_training
+from predictive_training.training import Observer, lr_at
+
+Y, C = 5, 2
+# a dynamics model small enough to train within the tiny 40-step run
+TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "batch_size": 4,
+             "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread, as in run_training (threads: 1): tiny models only lose from more."""
+    have = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(have)
+
+
+def _cfg(tiny_cfg, kind="hybrid", ratio=0.5, **train):
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg["arms"] = {"baseline": {"kind": "conventional"}, "arm": {"kind": kind, "prediction_ratio": ratio}}
+    cfg["hybrid"] = {"horizon": Y, "correct_steps": C, "rssm": TINY_RSSM}
+    cfg["train"].update(train)
+    return config_mod.validate(cfg)
+
+
+class Spy:
+    """A predictor with a fixed, seeded delta; counts rollout calls and their horizons."""
+
+    name = "spy"
+
+    def __init__(self, params, scale=1e-3, uncertainty=0.0, poison=None):
+        g = torch.Generator().manual_seed(7)
+        self.delta = {n: scale * torch.randn(p.shape, generator=g) for n, p in params.items()}
+        if poison == "nan":
+            first = next(iter(self.delta))
+            self.delta[first].view(-1)[0] = float("nan")
+        self.uncertainty = uncertainty
+        self.calls: list[int] = []
+        self.observed = 0
+
+    def observe(self, obs: Observation) -> None:
+        self.observed += 1
+
+    def ready(self) -> bool:
+        return True
+
+    def rollout(self, horizon, lrs, seed):
+        self.calls.append(horizon)
+        return PredictedPhase({n: d.clone() for n, d in self.delta.items()}, np.full(horizon, 5.0),
+                              self.uncertainty)
+
+
+class Capture(Observer):
+    """Weights after every step and the metrics rows."""
+
+    def __init__(self):
+        self.weights: dict[int, dict[str, torch.Tensor]] = {}
+        self.rows: list[dict] = []
+        self.events: list[dict] = []
+
+    def on_step(self, trainer, info, grads, update):
+        self.rows.append(info.to_row())
+        self.weights[info.step] = {n: p.detach().clone() for n, p in trainer.params.items()}
+
+    def on_event(self, trainer, event):
+        self.events.append(event)
+
+
+def _trainer(cfg, tiny_data, predictor_factory=None, arm="arm", seed=0):
+    cap = Capture()
+    tr = make_trainer(cfg, TokenData(tiny_data), arm, seed, [cap])
+    if predictor_factory is not None:
+        tr.predictor = predictor_factory(tr.params)
+    return tr, cap
+
+
+def _predict_runs(rows) -> list[tuple[int, int]]:
+    """(first, last) step of every contiguous run of predict rows."""
+    runs, start = [], None
+    for r in rows + [{"phase": None, "step": None}]:
+        if r["phase"] == "predict" and start is None:
+            start = r["step"]
+        elif r["phase"] != "predict" and start is not None:
+            runs.append((start, r["step"] - 1 if r["step"] is not None else rows[-1]["step"]))
+            start = None
+    return runs
+
+
+# --- the phase plan --------------------------------------------------------------------------
+
+
+def test_phase_plan_known_answers():
+    assert PhasePlan(0.5, 5, 2).full_real == pytest.approx(3.0)  # 5 * 0.5 / 0.5 - 2
+    assert PhasePlan(0.25, 20, 5).full_real == pytest.approx(55.0)  # 20 * 0.75 / 0.25 - 5
+    plan = PhasePlan(0.4, 5, 2)  # F = 5 * 0.6 / 0.4 - 2 = 5.5: lengths alternate 6, 5, 6, 5
+    assert [plan.full_len(k) for k in range(4)] == [6, 5, 6, 5]
+    phases = nominal_phases(PhasePlan(0.5, 5, 2), 40, 5)
+    # warmup 5, then cycles of 3 Full + 5 Predict + 2 Correct at 5, 15, 25; 35..39 too short: Full
+    assert phases[:5] == ["warmup"] * 5
+    assert phases[5:15] == ["full"] * 3 + ["predict"] * 5 + ["correct"] * 2
+    assert phases.count("predict") == 15 and phases[35:] == ["full"] * 5
+    with pytest.raises(ValueError, match="prediction_ratio"):
+        PhasePlan(0.8, 5, 2)  # needs F = -0.75 < 0
+
+
+# --- the Predict phase -----------------------------------------------------------------------
+
+
+def test_predict_changes_weights_by_exactly_the_predicted_delta(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p, scale=1e-3))
+    tr.run()
+    runs = _predict_runs(cap.rows)
+    assert runs, "no Predict phase ran"
+    for first, last in runs:
+        before, after = cap.weights[first - 1], cap.weights[last]
+        for n, d in tr.predictor.delta.items():
+            change = after[n] - before[n]
+            assert float(change.norm()) > 0, f"{n} did not move in Predict"
+            torch.testing.assert_close(change, d, rtol=1e-4, atol=1e-7)
+        rows = [r for r in cap.rows if first <= r["step"] <= last]
+        assert all(r["loss"] is None and r["grad_norm"] is None and r["backward"] is False for r in rows)
+        assert len({r["tokens"] for r in rows}) == 1  # no tokens consumed
+        total = math.sqrt(sum(float(d.norm()) ** 2 for d in tr.predictor.delta.values()))
+        assert rows[0]["delta_norm"] == pytest.approx(total, rel=1e-5)
+        assert all(r["delta_norm"] == 0.0 for r in rows[1:])
+
+
+def test_a_predict_phase_costs_one_rollout_not_y(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p))
+    summary = tr.run()
+    runs = _predict_runs(cap.rows)
+    assert len(runs) == 3
+    assert tr.predictor.calls == [Y] * len(runs)  # one Y-step call per phase, no 1-step calls
+    assert summary["predict_steps"] == 3 * Y == sum(r["phase"] == "predict" for r in cap.rows)
+    assert summary["rollouts"] == 3
+
+
+def test_backward_passes_follow_the_plan(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p))
+    summary = tr.run()
+    T, W = cfg["train"]["steps"], cfg["train"]["warmup_steps"]
+    plan = nominal_phases(PhasePlan(0.5, Y, C), T, W)
+    assert [r["phase"] for r in cap.rows] == plan
+    n_backward = sum(r["backward"] for r in cap.rows)
+    assert n_backward == T - plan.count("predict") == summary["backward_passes"] == 25
+    assert [r["backward"] for r in cap.rows] == [p != "predict" for p in plan]
+    assert summary["prediction_ratio_achieved"] == pytest.approx(15 / 40)
+    assert summary["prediction_ratio_achieved_after_warmup"] == pytest.approx(15 / 35)
+    assert tr.predictor.observed == n_backward  # every real step, and only those, is observed
+
+
+# --- corrector -------------------------------------------------------------------------------
+
+
+def test_corrector_known_answer_per_layer_scales():
+    # loss = sum_g ||theta_g - target_g||^2 with theta_before = 0 and target_g = s_g * d_g:
+    # the best scale per group is s_g; a zero delta keeps scale 1 with a zero correction
+    g = torch.Generator().manual_seed(0)
+    names = ["tok_emb.weight", "blocks.0.w", "blocks.1.w", "blocks.2.w", "ln_f.weight"]
+    delta = {n: torch.randn(3, 4, generator=g) for n in names}
+    for n in ("blocks.2.w", "ln_f.weight"):
+        delta[n].zero_()
+    best = {"embed": 0.5, "blocks.0": 0.0, "blocks.1": 1.5, "blocks.2": 1.0}
+    groups = layer_groups(names)
+    assert groups == {"embed": ["tok_emb.weight"], "blocks.0": ["blocks.0.w"], "blocks.1": ["blocks.1.w"],
+                      "blocks.2": ["blocks.2.w", "ln_f.weight"]}  # the final norm joins the last block
+    target = {n: best[gname] * delta[n] for gname, ns in groups.items() for n in ns}
+    params = {n: delta[n].clone() for n in names}  # after the Predict phase: theta_before + d
+    calls = []
+
+    def loss_fn():
+        calls.append(1)
+        return float(sum(((params[n] - target[n]) ** 2).sum() for n in names))
+
+    corr = LayerwiseLineSearch(groups, (0.0, 0.5, 1.5)).correct(params, delta, loss_fn)
+    assert set(corr.per_layer) == set(groups)  # never empty
+    for gname, ns in groups.items():
+        assert corr.per_layer[gname]["scale"] == best[gname]
+        for n in ns:
+            torch.testing.assert_close(corr.corrections[n], (best[gname] - 1.0) * delta[n])
+            torch.testing.assert_close(params[n], best[gname] * delta[n])
+        dn = math.sqrt(sum(float(delta[n].norm()) ** 2 for n in ns))
+        assert corr.per_layer[gname]["norm"] == pytest.approx(abs(best[gname] - 1.0) * dn, rel=1e-6)
+    assert corr.loss_after_search == pytest.approx(0.0, abs=1e-10)
+    assert corr.loss_before > 0
+    assert len(calls) == 1 + 3 * 3  # loss_before + 3 scales for each group with a non-zero delta
+
+
+def test_trainer_logs_non_empty_corrections(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p, scale=3e-3))
+    tr.run()
+    events = [e for e in cap.events if e["event"] == "correction"]
+    assert len(events) == 3
+    groups = set(layer_groups(tr.params))
+    for e in events:
+        assert set(e["per_layer"]) == groups
+        assert math.isfinite(e["loss_before"]) and math.isfinite(e["loss_after"])
+        assert e["loss_after_search"] <= e["loss_before"]
+    # a random delta is not a descent direction for every layer: some correction is non-zero
+    assert any(v["norm"] > 0 for e in events for v in e["per_layer"].values())
+
+
+# --- control arms ----------------------------------------------------------------------------
+
+
+def test_skip_arm_applies_no_weight_change(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg, kind="skip")
+    tr, cap = _trainer(cfg, tiny_data)
+    assert isinstance(tr, HybridTrainer) and tr.predictor.name == "skip"
+    tr.run()
+    runs = _predict_runs(cap.rows)
+    assert len(runs) == 3
+    for first, last in runs:
+        for n in tr.params:
+            assert torch.equal(cap.weights[first - 1][n], cap.weights[last][n])
+    assert all(r["delta_norm"] == 0.0 for r in cap.rows if r["phase"] == "predict")
+
+
+def test_repeat_predictor_known_answer():
+    rp = RepeatPredictor(window=2)
+    us = [{"w": torch.full((2,), float(v))} for v in (1.0, 2.0, 4.0)]
+    for i, u in enumerate(us):
+        rp.observe(Observation(i, 10, 3.0, 1.0, 1e-3, {"w": 1.0}, u))
+    out = rp.rollout(4, [1e-3] * 4, seed=0)
+    torch.testing.assert_close(out.delta["w"], torch.full((2,), 4 * (2.0 + 4.0) / 2))  # Y x mean of last 2
+    assert out.uncertainty == 0.0 and out.loss_path.shape == (4,)
+
+
+def test_matched_arm_compresses_the_schedule(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg, kind="matched")
+    tr, cap = _trainer(cfg, tiny_data)
+    assert isinstance(tr, MatchedTrainer)
+    summary = tr.run()
+    assert summary["steps"] == len(cap.rows) == 25 == summary["backward_passes"]  # 40 - 15 predicted
+    assert summary["budget_steps"] == 40
+    assert cap.rows[-1]["lr"] == pytest.approx(lr_at(24, {**cfg["train"], "steps": 25}))
+    assert cap.rows[-1]["lr"] < lr_at(24, cfg["train"])  # the cosine ends at step 25, not 40
+
+
+# --- gate and guard --------------------------------------------------------------------------
+
+
+def test_confidence_gate_blocks_uncertain_predictions(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg)
+    cfg["hybrid"]["gate"]["max_uncertainty"] = 1.0
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p, uncertainty=1.5))
+    summary = tr.run()
+    assert summary["predict_steps"] == 0 and summary["backward_passes"] == 40
+    gates = [e for e in cap.events if e["event"] == "gate"]
+    assert len(gates) == 3 and all(e["decision"] == "full" for e in gates)
+    assert all(e["reason"] == "uncertainty_above_threshold" for e in gates)
+    # the same run below the threshold predicts
+    tr2, _ = _trainer(cfg, tiny_data, lambda p: Spy(p, uncertainty=0.5))
+    assert tr2.run()["predict_steps"] == 15
+
+
+@pytest.mark.parametrize("poison", ["nan", "huge"])
+def test_divergence_guard_restores_and_the_run_finishes(tiny_cfg, tiny_data, poison):
+    # warmup 12: the guard has >= 10 losses of history when the first Predict phase ends
+    cfg = _cfg(tiny_cfg, warmup_steps=12)
+    scale, kind = (1e-3, "nan") if poison == "nan" else (50.0, None)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p, scale=scale, poison=kind))
+    restored = []
+    orig = tr._diverged
+
+    def spy_diverged(*a, **k):
+        orig(*a, **k)
+        restored.append((tr.step, {n: p.detach().clone() for n, p in tr.params.items()}))
+
+    tr._diverged = spy_diverged
+    summary = tr.run()
+    guards = [e for e in cap.events if e["event"] == "guard"]
+    assert guards and all(e["action"] == "restore" for e in guards)
+    assert guards[0]["reason"] in ("predict_nonfinite_loss", "predict_loss_spike")
+    first_predict = _predict_runs(cap.rows)[0][0]
+    assert guards[0]["restored_to_step"] == first_predict
+    step, weights = restored[0]
+    for n in tr.params:  # the weights are those after the last step before the Predict phase
+        assert torch.equal(weights[n], cap.weights[first_predict - 1][n])
+    assert len(cap.rows) == 40  # the run continued to the end
+    losses = [r["loss"] for r in cap.rows if r["loss"] is not None]
+    assert all(math.isfinite(v) for v in losses)
+    assert math.isfinite(summary["final_val_loss"]) and summary["restores"] == len(guards)
+    assert summary["predict_steps_reverted"] == Y * len(guards)
+    # after a restore, hybrid.guard.fallback_steps (default 20) Full steps follow
+    after = [r["phase"] for r in cap.rows if r["step"] >= first_predict + Y][: cfg["hybrid"]["guard"]["fallback_steps"]]
+    assert after == ["full"] * len(after)
+
+
+def test_a_delta_with_wrong_names_is_an_error(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg)
+
+    class Renamed(Spy):
+        def rollout(self, horizon, lrs, seed):
+            out = super().rollout(horizon, lrs, seed)
+            out.delta = {"model." + n: d for n, d in out.delta.items()}  # defect 7: names match nothing
+            return out
+
+    tr, _ = _trainer(cfg, tiny_data, lambda p: Renamed(p))
+    with pytest.raises(ValueError, match="parameter names"):
+        tr.run()
+
+
+# --- the real RSSM arm end to end, and determinism -----------------------------------------------
+
+
+def _read(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+def test_hybrid_rssm_run_is_deterministic(tiny_cfg, tiny_data, tmp_path):
+    cfg = _cfg(tiny_cfg)
+    out = [run_training(cfg, tiny_data, "arm", 0, tmp_path / f"r{i}", record=False) for i in range(2)]
+    m0, m1 = (_read(tmp_path / f"r{i}" / "metrics.jsonl") for i in range(2))
+    e0, e1 = (_read(tmp_path / f"r{i}" / "events.jsonl") for i in range(2))
+    assert _strip(m0) == _strip(m1)
+    assert _strip(e0) == _strip(e1)
+    assert out[0]["final_val_loss"] == out[1]["final_val_loss"]
+    assert out[0]["rollouts"] >= 1  # the dynamics model trained and was used
+    predicts = [e for e in e0 if e["event"] == "prediction"]
+    assert predicts and all(e["predicted_delta_norm"] > 0 for e in predicts)
+    assert any(e["event"] == "correction" for e in e0)
