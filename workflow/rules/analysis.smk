@@ -59,3 +59,49 @@ rule exp5_correction:
         thresholds=config["thresholds"],
     script:
         "../scripts/exp5.py"
+
+
+rule exp2_loss_prediction:
+    input:
+        run=f"{RESULTS}/runs/baseline/seed{{seed}}",
+    output:
+        f"{RESULTS}/experiments/exp2_loss_prediction/seed{{seed}}.json",
+    log:
+        f"{RESULTS}/logs/exp2/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/exp2/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        thresholds=config["thresholds"],
+        dynamics=config["dynamics"],
+        rssm=config["hybrid"]["rssm"],
+    script:
+        "../scripts/exp2.py"
+
+
+rule exp3_weight_delta:
+    input:
+        run=f"{RESULTS}/runs/baseline/seed{{seed}}",
+    output:
+        f"{RESULTS}/experiments/exp3_weight_delta/seed{{seed}}.json",
+    log:
+        f"{RESULTS}/logs/exp3/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/exp3/seed{{seed}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        thresholds=config["thresholds"],
+        dynamics=config["dynamics"],
+        rssm=config["hybrid"]["rssm"],
+    script:
+        "../scripts/exp3.py"

@@ -37,14 +37,9 @@ def experiments():
         names.append("exp4_prediction_phases")
     if "hybrid_r50" in ARMS:
         names.append("exp5_correction")
-    return [n for n in names if n in EXPERIMENT_RULES]
+    return names
 
 
-EXPERIMENT_RULES = {
-    "exp1_gradient_structure",
-    "exp4_prediction_phases",
-    "exp5_correction",
-}
 EXPERIMENTS = experiments()
 
 
