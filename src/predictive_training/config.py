@@ -8,6 +8,7 @@ Snakefile and in every entry point, and its errors name the offending key.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from importlib import resources
 from pathlib import Path
@@ -40,6 +41,14 @@ def _fill_defaults(node: dict, sch: dict) -> None:
                 _fill_defaults(value, extra)
 
 
+# JSON Schema counts 3.0 as an integer; a float step count or seed breaks range() and
+# torch.manual_seed much later, so integer keys must hold Python ints (bools excluded).
+_TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool)
+)
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPE_CHECKER)
+
+
 def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
@@ -48,7 +57,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     where = _key_path(error)
     if error.validator == "additionalProperties":
         known = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(known)) if isinstance(error.instance, dict) else []
+        # YAML keys may be ints, None or bools beside strings: sort by text, not by value
+        unknown = sorted(set(error.instance) - set(known), key=str) if isinstance(error.instance, dict) else []
         prefix = f"{where}." if where != "<top level>" else ""
         names = ", ".join(f"'{prefix}{k}'" for k in unknown)
         return f"unknown config key {names}; known keys here: {', '.join(known)}"
@@ -65,12 +75,15 @@ def validate(config: dict[str, Any] | None, base_dir: str | os.PathLike | None =
         config = {}
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping of keys, got {type(config).__name__}")
+    value_problem = _inspect(config)
     cfg = copy.deepcopy(config)
     sch = schema()
-    validator = jsonschema.Draft202012Validator(sch)
+    validator = _Validator(sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), _key_path(e)))
     if errors:
         raise ConfigError(_describe(errors[0]))
+    if value_problem:
+        raise ConfigError(value_problem)
     _fill_defaults(cfg, sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: _key_path(e))
     if errors:  # a default that does not validate is a schema bug, but say where
@@ -79,8 +92,62 @@ def validate(config: dict[str, Any] | None, base_dir: str | os.PathLike | None =
     return cfg
 
 
+_MAX_DEPTH = 32  # the schema nests 4 levels; hybrid.rssm is free-form but flat in practice
+_MAX_VALUES = 1_000_000  # values after expanding YAML aliases ("billion laughs" stays out)
+
+
+def _inspect(config: Any) -> str | None:
+    """Walk the raw input once, without recursion; return the first value problem, if any.
+
+    Raises ``ConfigError`` at once for what the validation itself cannot handle: a container
+    inside itself (a YAML anchor used within its own value), nesting deeper than ``_MAX_DEPTH``
+    (``copy.deepcopy`` recurses), and non-string keys (YAML ``1:`` or ``null:``; jsonschema drops
+    a ``None`` key from its error paths). Returns, to be raised after the schema's own errors,
+    the first NaN or infinity (they pass every bound of the schema).
+    Containers shared through YAML aliases are walked once, so aliases cannot blow the walk up,
+    but their expanded size counts: more than ``_MAX_VALUES`` values is an error.
+    """
+    problem: str | None = None
+    on_path: set[int] = set()
+    size: dict[int, int] = {}  # expanded number of values under each container walked
+    stack: list[tuple[bool, Any, tuple]] = [(False, config, ())]
+    while stack:
+        leaving, node, path = stack.pop()
+        where = ".".join(str(p) for p in path)
+        if leaving:
+            on_path.discard(id(node))
+            children = node.values() if isinstance(node, dict) else node
+            size[id(node)] = 1 + sum(size.get(id(c), 1) if isinstance(c, (dict, list)) else 1 for c in children)
+            if size[id(node)] > _MAX_VALUES:
+                raise ConfigError(f"config key '{where}': expands to more than {_MAX_VALUES:,} values (YAML aliases?)")
+        elif isinstance(node, (dict, list)):
+            if id(node) in on_path:
+                raise ConfigError(f"config key '{where}': holds itself (a YAML anchor used inside its own value)")
+            if id(node) in size:
+                continue
+            if len(path) > _MAX_DEPTH:
+                raise ConfigError(f"config key '{where}': nested deeper than {_MAX_DEPTH} levels")
+            on_path.add(id(node))
+            stack.append((True, node, path))
+            items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+            for key, value in reversed(items):  # reversed: pop in input order
+                if isinstance(node, dict) and not isinstance(key, str):
+                    sub = ".".join(str(p) for p in path + (key,))
+                    raise ConfigError(f"config key '{sub}': keys must be strings, got {type(key).__name__} {key!r}")
+                stack.append((False, value, path + (key,)))
+        elif problem is None and isinstance(node, float) and not math.isfinite(node):
+            problem = f"config key '{where}': {node} is not a finite number"
+    return problem
+
+
 def _check_semantics(cfg: dict, base_dir: Path) -> None:
     model, train, data = cfg["model"], cfg["train"], cfg["data"]
+    # the pattern admits "." and ".." (results/.. is the project folder) and names no file system holds
+    if cfg["study"] in (".", "..") or len(cfg["study"]) > 200:
+        raise ConfigError(
+            f"config key 'study': {cfg['study'][:40]!r}{'...' if len(cfg['study']) > 40 else ''} cannot name a "
+            "results folder (not '.' or '..', at most 200 characters)"
+        )
     if model["d_model"] % model["n_head"]:
         raise ConfigError(
             f"config key 'model.d_model': {model['d_model']} is not divisible by model.n_head={model['n_head']}"
@@ -92,7 +159,13 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
     source = data["source"]
     if source.startswith("local:"):
         path = local_path(source, base_dir)
-        if not path.exists():
+        try:
+            found = path.exists()
+        except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
+            raise ConfigError(
+                f"config key 'data.source': cannot access local path {str(path)[:200]!r}: {exc.strerror or exc}"
+            ) from exc
+        if not found:
             raise ConfigError(f"config key 'data.source': local file or folder not found: {path}")
     if "baseline" not in cfg["arms"]:
         raise ConfigError("config key 'arms': the 'baseline' arm is required (every comparison is against it)")
@@ -108,14 +181,25 @@ def local_path(source: str, base_dir: str | os.PathLike | None = None) -> Path:
 def load(path: str | os.PathLike, overrides: dict | None = None) -> dict:
     """Read a YAML config file, apply ``overrides`` (top-level keys), validate."""
     path = Path(path)
-    if not path.exists():
+    try:
+        found = path.exists()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ConfigError(f"config file {str(path)[:200]!r} cannot be accessed: {exc.strerror or exc}") from exc
+    if not found:
         raise ConfigError(f"config file not found: {path}")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys")
+    except RecursionError as exc:  # PyYAML composes nested nodes recursively
+        raise ConfigError(f"config file {path} is nested too deeply to be a study config") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
+    if raw is None:  # an empty file is the all-defaults config
+        raw = {}
+    if not isinstance(raw, dict):  # "0", "false", "[]" are not configs, even though they are falsy
+        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(raw).__name__}")
     raw.update(overrides or {})
     return validate(raw)

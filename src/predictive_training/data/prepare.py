@@ -81,7 +81,9 @@ def cloze_items(docs: list[str], n_items: int, n_choices: int, seed: int) -> lis
     items: list[dict] = []
     for i, m in spots[:n_items]:
         word = m.group(0)
-        prev = re.findall(r"[A-Za-z']+", docs[i][: m.start()])[-1].lower()
+        # the text before the word may hold no ASCII word at all (digits, other scripts)
+        before = re.findall(r"[A-Za-z']+", docs[i][: m.start()])
+        prev = before[-1].lower() if before else ""
         similar = sorted(followers.get(prev, set()) - {word})
         rng.shuffle(similar)
         distractors = similar[: n_choices - 1]

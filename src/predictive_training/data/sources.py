@@ -6,6 +6,7 @@ raised before anything is written.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -64,9 +65,66 @@ def _check_file(path: Path) -> None:
         raise ConfigError(f"data.source file {path} is empty")
     if path.suffix in (".txt", ".jsonl", ".json"):
         try:
-            path.read_bytes().decode("utf-8")
+            text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(f"data.source file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+        if not text.strip():  # datasets would say only: Instruction "train" corresponds to no data
+            raise ConfigError(f"data.source file {path} holds only whitespace, no text")
+        if path.suffix in (".jsonl", ".json"):
+            _check_json_rows(path, text)
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number", type(None): "null"}
+
+
+def _check_json_rows(path: Path, text: str) -> None:
+    """Every row must be a JSON object; checked with Python's parser before pyarrow sees the file.
+
+    pyarrow 26 crashes the whole process (segmentation fault) on a JSON Lines file whose first
+    value is a bare ``null`` (cf. apache/arrow#47409), and its parse errors carry no line numbers.
+    A ``.json`` file is one object or an array of objects, or JSON Lines (which datasets also reads).
+    """
+    text = text.removeprefix("\ufeff")  # pyarrow accepts a byte-order mark; json.loads does not
+    empty = ConfigError(f"data.source file {path} holds no rows with fields (only [] or {{}}), no text")
+    if path.suffix == ".json":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if exc.msg != "Extra data":  # "Extra data": more than one value, i.e. JSON Lines
+                raise ConfigError(
+                    f"data.source file {path} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
+                ) from exc
+        else:
+            rows = obj if isinstance(obj, list) else [obj]
+            for i, row in enumerate(rows):
+                if not isinstance(row, dict):
+                    where = f"item {i} of its array" if isinstance(obj, list) else "its top-level value"
+                    raise ConfigError(
+                        f"data.source file {path}: {where} is {_JSON_TYPES.get(type(row), type(row).__name__)}, "
+                        "not an object with a text field"
+                    )
+            if not any(rows):  # datasets would say only: Instruction "train" corresponds to no data
+                raise empty
+            return
+    any_fields = False
+    for n, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 may sit inside strings
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"data.source file {path}: line {n} is not valid JSON ({exc.msg} at column {exc.colno})"
+            ) from exc
+        if not isinstance(row, dict):
+            raise ConfigError(
+                f"data.source file {path}: line {n} is {_JSON_TYPES.get(type(row), type(row).__name__)}, "
+                "not an object with a text field"
+            )
+        any_fields = any_fields or bool(row)
+    if not any_fields:
+        raise empty
 
 
 def _local_documents(path: Path, text_field: str) -> list[str]:
@@ -84,14 +142,26 @@ def _local_documents(path: Path, text_field: str) -> list[str]:
                     builder, data_files=str(file), split="train", cache_dir=cache, **kwargs
                 )
             except Exception as exc:  # datasets raises many types; the file name is what matters
-                raise ConfigError(f"data.source file {file} could not be read as {builder}: {exc}") from exc
+                raise ConfigError(
+                    f"data.source file {file} could not be read as {builder}: {_root_cause(exc)}"
+                ) from exc
             field = "text" if builder == "text" else text_field
             if field not in ds.column_names:
                 raise ConfigError(
                     f"data.source file {file} has no '{field}' field (columns: {ds.column_names}); "
                     "set data.text_field"
                 )
-            texts = [t for t in ds[field] if isinstance(t, str)]
+            values = ds[field]
+            texts = [t for t in values if isinstance(t, str)]
+            others = [t for t in values if t is not None and not isinstance(t, str)]
+            wrong = sorted({type(t).__name__ for t in others})
+            if wrong and texts:  # a few bad rows among text rows: skip them, but say so
+                log.warning("data.source file %s: skipped %d rows whose '%s' is not a string (%s)",
+                            file, len(others), field, ", ".join(wrong))
+            elif wrong:
+                raise ConfigError(
+                    f"data.source file {file}: the '{field}' field holds {', '.join(wrong)} values, not text"
+                )
             if builder == "text":  # documents are separated by blank lines or <|endoftext|>
                 texts = [d for t in texts for d in _SPLIT.split(t)]
             texts = [t for t in texts if t.strip()]
@@ -99,6 +169,20 @@ def _local_documents(path: Path, text_field: str) -> list[str]:
                 raise ConfigError(f"data.source file {file} holds no text")
             docs.extend(texts)
     return docs
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost explicit cause: datasets wraps the parser's useful error in a generic one.
+
+    Only ``__cause__`` (raise ... from) is followed; ``__context__`` holds fallback attempts
+    (pandas after pyarrow) whose messages say less.
+    """
+    root, seen = exc, {id(exc)}
+    while (nxt := root.__cause__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        root = nxt
+    text = str(root) or type(root).__name__
+    return text[:300] if root is exc else f"{str(exc)[:150]} ({type(root).__name__}: {text[:300]})"
 
 
 # --- Hugging Face hub ---------------------------------------------------------------------
