@@ -1,12 +1,11 @@
 # The predictive-training study. Declarative only: config, validation, includes, targets.
 # Run: snakemake --cores all                      (config/config.yaml, results/default/)
 #      snakemake --cores all --configfile config/smoke.yaml
+# The config is read in workflow/rules/common.smk: config/config.yaml when no --configfile is
+# given, else only the given file(s) (no silent merge with the default), then validated.
 from snakemake.utils import min_version
 
 min_version("9.0")
-
-
-configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

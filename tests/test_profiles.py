@@ -51,15 +51,10 @@ def update(base: dict, new: dict) -> dict:
 
 
 def merged_config(name: str) -> dict:
-    """What the workflow sees for --configfile config/<name>.yaml: the file alone when the workflow
-    profile sets replace-workflow-config, else config/config.yaml with the file merged over it."""
+    """What the workflow sees for --configfile config/<name>.yaml: the file alone (common.smk reads
+    config/config.yaml only when no --configfile is given)."""
 
-    study = yaml.safe_load((ROOT / f"config/{name}.yaml").read_text())
-    workflow_profile = ROOT / "profiles/default/config.yaml"
-    prof = yaml.safe_load(workflow_profile.read_text()) if workflow_profile.exists() else {}
-    if (prof or {}).get("replace-workflow-config"):
-        return config_mod.validate(study)
-    return config_mod.validate(update(yaml.safe_load((ROOT / "config/config.yaml").read_text()), study))
+    return config_mod.validate(yaml.safe_load((ROOT / f"config/{name}.yaml").read_text()))
 
 
 def offline_env(tmp: Path) -> tuple[dict, Path]:
@@ -181,8 +176,8 @@ def test_slurm_profile_dry_run_gives_train_a_gpu(dry_runs):
 
 @pytest.mark.parametrize("name", PAPER_CONFIGS + ["smoke"])
 def test_remote_jobs_see_the_same_config(name):
-    """Jobs submitted to SLURM get --configfiles without replace-workflow-config (snakemake 9.27),
-    so they merge config/config.yaml under the study file; that merge must change nothing."""
+    """Belt and braces: even if a job merged config/config.yaml under the study file (older
+    Snakefiles did, through a configfile: directive), the merge would change nothing."""
 
     study = yaml.safe_load((ROOT / f"config/{name}.yaml").read_text())
     alone = config_mod.validate(study)

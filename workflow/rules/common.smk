@@ -1,5 +1,17 @@
 # Helpers shared by the rules: config validation (before any job), paths, input functions.
+from pathlib import Path
+
+from snakemake.utils import update_config
+
 import predictive_training.config as study_config
+
+# No --configfile: the embedded default study, with any --config overrides on top. With
+# --configfile: those files alone (cluster jobs receive the same files, so they agree).
+if not workflow.overwrite_configfiles:
+    _default = study_config.load(Path(workflow.basedir) / "config" / "config.yaml")
+    update_config(_default, dict(config))
+    config.clear()
+    config.update(_default)
 
 try:
     _validated = study_config.validate(config, base_dir=workflow.basedir)

@@ -23,7 +23,7 @@ rule statistics:
     benchmark:
         f"{RESULTS}/benchmarks/statistics.tsv"
     conda:
-        "../../envs/train.yaml"
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -50,7 +50,7 @@ rule figures:
     benchmark:
         f"{RESULTS}/benchmarks/figures.tsv"
     conda:
-        "../../envs/train.yaml"
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -82,7 +82,7 @@ rule study_report:
     benchmark:
         f"{RESULTS}/benchmarks/study_report.tsv"
     conda:
-        "../../envs/train.yaml"
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,

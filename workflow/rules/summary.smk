@@ -16,7 +16,7 @@ rule summarize_runs:
     benchmark:
         f"{RESULTS}/benchmarks/summarize_runs.tsv"
     conda:
-        "../../envs/train.yaml"
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,4 +1,10 @@
-"""Snakemake entry: train one (arm, seed) into its run folder."""
+"""Snakemake entry: train one (arm, seed) into its run folder.
+
+Resumable: the job works in ``runs/<arm>/.seed<k>.partial/`` (outside the declared output, so
+Snakemake's cleanup of a failed job leaves it) and checkpoints every ``train.checkpoint_every``
+steps; rerunning a killed or failed job continues from the newest intact checkpoint ("resumed
+from step N" in this job's log) to the same results as an uninterrupted run.
+"""
 
 from predictive_training.cli import setup_logging
 from predictive_training.recording import run_training
