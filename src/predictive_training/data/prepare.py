@@ -37,15 +37,19 @@ def train_tokenizer(docs: list[str], vocab_size: int) -> Tokenizer:
     return bpe._tokenizer
 
 
-def encode(tokenizer: Tokenizer, docs: list[str]) -> np.ndarray:
-    """Concatenate documents, each followed by ``<|endoftext|>``; returns a 1-D id array."""
+def encode(tokenizer: Tokenizer, docs: list[str], chunk: int = 10_000) -> np.ndarray:
+    """Concatenate documents, each followed by ``<|endoftext|>``; returns a 1-D id array.
+
+    Encoded in chunks of ``chunk`` documents straight into numpy, so memory stays at about the
+    size of the output array (Python int lists of a whole corpus would need tens of GB).
+    """
     eot = tokenizer.token_to_id(EOT)
-    ids: list[int] = []
-    for enc in tokenizer.encode_batch(docs):
-        ids.extend(enc.ids)
-        ids.append(eot)
     dtype = np.uint16 if tokenizer.get_vocab_size() < 2**16 else np.uint32
-    return np.asarray(ids, dtype=dtype)
+    parts: list[np.ndarray] = []
+    for i in range(0, len(docs), chunk):
+        for enc in tokenizer.encode_batch(docs[i : i + chunk]):
+            parts.append(np.asarray(enc.ids + [eot], dtype=dtype))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def sha256(array: np.ndarray) -> str:
