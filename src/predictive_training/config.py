@@ -8,6 +8,7 @@ Snakefile and in every entry point, and its errors name the offending key.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 from importlib import resources
@@ -22,9 +23,15 @@ class ConfigError(ValueError):
     """A study config that cannot be run; the message names the key or file."""
 
 
-def schema() -> dict:
+@functools.lru_cache(maxsize=1)
+def _schema_cached() -> dict:
     text = resources.files("predictive_training").joinpath("schemas/config.schema.yaml").read_text()
     return yaml.safe_load(text)
+
+
+def schema() -> dict:
+    """The config JSON schema (a fresh copy: callers may modify it)."""
+    return copy.deepcopy(_schema_cached())
 
 
 def _fill_defaults(node: dict, sch: dict) -> None:
