@@ -217,3 +217,36 @@ class EnergyMeter:
         }
         self._t0 = None
         return result
+
+
+class EnergyObserver:
+    """Training observer (see ``training.Observer``): meters one run and adds ``summary["energy"]``.
+
+    Counts model FLOPs from the steps themselves (6 N tokens for a step with a backward pass,
+    2 N tokens for a forward-only step, nothing for a Predict step) so that the FLOP estimate,
+    used where no hardware counter is readable, reflects the arm's real work; the dynamics model's
+    own FLOPs are not counted (a small share at the default scale: see benchmarks/rssm_cost.py).
+    """
+
+    wants_tensors = False
+
+    def __init__(self, label: str = ""):
+        self.label = label
+
+    def on_start(self, trainer) -> None:
+        self.n_params = sum(p.numel() for p in trainer.params.values())
+        self.tokens_per_step = trainer.train_cfg["batch_size"] * trainer.model_cfg.context
+        self.meter = EnergyMeter(self.label, device=trainer.device.type)
+        self.meter.start()
+
+    def on_step(self, trainer, info, grads, update) -> None:
+        if info.backward:
+            self.meter.add_flops(training_flops(self.n_params, self.tokens_per_step))
+        elif info.loss is not None:
+            self.meter.add_flops(forward_flops(self.n_params, self.tokens_per_step))
+        self.meter.sample()
+
+    def on_event(self, trainer, event) -> None: ...
+
+    def on_end(self, trainer, summary: dict) -> None:
+        summary["energy"] = self.meter.stop()

@@ -154,6 +154,10 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
             "backward_passes": s["backward_passes"],
             "prediction_ratio_requested": s["prediction_ratio_requested"],
             "prediction_ratio_achieved": s["prediction_ratio_achieved"],
+            "energy_j": (s.get("energy") or {}).get("joules"),
+            "energy_source": (s.get("energy") or {}).get("source"),
+            "energy_ratio": ((s.get("energy") or {}).get("joules") or 0) / base["energy"]["joules"]
+            if (base.get("energy") or {}).get("joules") else None,
         }
     th = cfg["thresholds"]
     criteria = {}

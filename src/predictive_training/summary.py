@@ -11,7 +11,7 @@ COLUMNS = [
     "arm", "seed", "steps", "n_params", "initial_val_loss", "ln_vocab", "initial_loss_ok",
     "final_train_loss", "final_val_loss", "val_token_accuracy", "cloze_accuracy", "wall_s",
     "forward_passes", "backward_passes", "tokens", "prediction_ratio_requested",
-    "prediction_ratio_achieved",
+    "prediction_ratio_achieved", "energy_j", "energy_source",
 ]
 
 
@@ -34,5 +34,7 @@ def runs_table(run_dirs) -> pd.DataFrame:
         row = {k: s.get(k) for k in COLUMNS}
         row.update(s.get("downstream", {}))
         row["initial_loss_ok"] = initial_loss_ok(s)
+        energy = s.get("energy") or {}
+        row["energy_j"], row["energy_source"] = energy.get("joules"), energy.get("source")
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["arm", "seed"]).reset_index(drop=True)
