@@ -74,6 +74,19 @@ Arms (``arms.<name>.kind``)
   compressed to that many steps (:class:`MatchedTrainer`). It is matched to the NOMINAL plan; a
   hybrid run whose gate or guard forced extra Full steps ran more backward passes than that.
 The control predictors report uncertainty 0, so the gate never blocks them.
+
+Checkpoints (resumable runs)
+----------------------------
+The phase machine keeps its position in ``_cursor`` (the unit being run: warmup, fallback,
+plain Full, or cycle ``k`` at stage ``full``/``run``/``correct`` with the steps left in it), so a
+checkpoint can be taken after any real step of a Warmup, Full or Correct phase; it then holds the
+cycle index, the cursor, the pre-Predict snapshot, the guard's statistics, the counters, the
+overhead clocks and the predictor's state (the RSSM with its optimiser and generators). No
+checkpoint is taken inside a Predict phase or between its rollout and its Correct phase (the
+state there includes a whole predicted delta); a checkpoint that falls due there is taken after
+the first Correct step. A run killed inside a Predict phase therefore resumes from a checkpoint
+before the phase and re-enters it: the rollout is a deterministic function of the restored
+predictor state and the seed ``seed * 1000003 + first Predict step``.
 """
 
 from __future__ import annotations
@@ -253,6 +266,12 @@ class ZeroPredictor(_LossTracker):
         delta = {n: torch.zeros_like(p) for n, p in self.params.items()}
         return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
 
+    def state_dict(self) -> dict:
+        return {"last_loss": self.last_loss}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.last_loss = float(state["last_loss"])
+
 
 class RepeatPredictor(_LossTracker):
     """The ``repeat`` control: ``Y x`` the mean of the last ``window`` per-step updates, flat loss.
@@ -291,6 +310,16 @@ class RepeatPredictor(_LossTracker):
         k = len(self.recent)
         delta = {n: t * (horizon / k) for n, t in self.total.items()}
         return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
+
+    def state_dict(self) -> dict:
+        # the running sum is saved as it is (not re-summed): float addition is not associative
+        return {"last_loss": self.last_loss, "recent": [dict(u) for u in self.recent],
+                "total": None if self.total is None else dict(self.total)}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.last_loss = float(state["last_loss"])
+        self.recent = deque({n: t.clone() for n, t in u.items()} for u in state["recent"])
+        self.total = None if state["total"] is None else {n: t.clone() for n, t in state["total"].items()}
 
 
 class RSSMPredictor:
@@ -334,6 +363,14 @@ class RSSMPredictor:
         r = self.model.rollout(horizon, seed=seed, lrs=list(lrs), dtype=self.dtype, device=self.device)
         return PredictedPhase(r.delta, np.asarray(r.loss_mean, dtype=np.float64), float(r.uncertainty),
                               np.asarray(r.loss_q05), np.asarray(r.loss_q95))
+
+    def state_dict(self) -> dict:
+        """The dynamics model's full state: weights, normalisers, basis, replay, filtered state,
+        its Adam optimiser and its generators (``RSSMLite.get_extra_state``)."""
+        return {"model": self.model.state_dict()}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.model.load_state_dict(state["model"])
 
 
 def make_predictor(kind: str, model: torch.nn.Module, params: Mapping[str, torch.Tensor],
@@ -422,6 +459,8 @@ class HybridTrainer(Trainer):
         self.fallback_steps = int(g["fallback_steps"])
         self.max_uncertainty = float(h["gate"]["max_uncertainty"])
         self._phase: Phase | None = None
+        self._cursor: dict | None = None  # position in the phase machine (see "Checkpoints" above)
+        self._resume_cursor: dict | None = None  # the cursor to continue after restore()
         self._snapshot: dict | None = None
         self._fallback_left = 0
         self._interrupted = False
@@ -522,21 +561,42 @@ class HybridTrainer(Trainer):
     # --- phases -------------------------------------------------------------------------------------
 
     def _run_full(self, phase: Phase, n: int) -> None:
-        """Up to ``n`` real steps; stops early at the budget's end or when the guard fires."""
+        """Up to ``n`` real steps; stops early at the budget's end or when the guard fires. Counts
+        the steps down in the cursor and offers a checkpoint after each step."""
         for _ in range(n):
             if self.step >= self._total() or self._interrupted:
                 return
             self._enter(phase)
             self.full_step(phase)
+            if self._cursor is not None and "left" in self._cursor:
+                self._cursor["left"] -= 1
+            self._at_boundary()
 
-    def _cycle(self) -> None:
+    def checkpointable(self) -> bool:
+        # not after a guard restore inside the unit (the unit ends first), and only inside units
+        # whose remaining work the cursor describes
+        return not self._interrupted and self._cursor is not None and self._cursor.get("stage") != "predict"
+
+    def _cycle(self, resume: dict | None = None) -> None:
+        """Cycle ``self.cycle``: Full, rollout and gate, Predict, Correct; from ``resume`` (a saved
+        cursor) if given."""
         k, Y, C = self.cycle, self.plan.horizon, self.plan.correct
-        self._run_full(Phase.FULL, self.plan.full_len(k))
+        cur = resume or {"unit": "cycle", "stage": "full", "left": self.plan.full_len(k)}
+        self._cursor = cur
+        if cur["stage"] == "run":  # a gate-blocked cycle or the tail of the budget: Full steps only
+            self._run_full(Phase.FULL, cur["left"])
+            return
+        if cur["stage"] == "correct":
+            self._finish_correct(cur)
+            return
+        self._run_full(Phase.FULL, cur["left"])
         if self._interrupted or self.step >= self._total():
             return
         if self._total() - self.step < Y + C:  # no room for Predict + Correct: run Full to the end
+            self._cursor = {"unit": "cycle", "stage": "run", "left": self._total() - self.step}
             self._run_full(Phase.FULL, self._total() - self.step)
             return
+        self._cursor = {"unit": "cycle", "stage": "predict"}
         t0 = time.perf_counter()
         start = self.step
         lrs = [lr_at(start + i, self.train_cfg) for i in range(Y)]
@@ -560,6 +620,7 @@ class HybridTrainer(Trainer):
                    "decision": "full" if block else "predict", "reason": block})
         if block:
             self.n_gate_blocks += 1
+            self._cursor = {"unit": "cycle", "stage": "run", "left": Y + C}
             self._run_full(Phase.FULL, Y + C)
             return
         self._predict(pred, k)
@@ -617,9 +678,17 @@ class HybridTrainer(Trainer):
         corr = self.corrector.correct(self.params, pred.delta, lambda: self._heldout_loss(aside), loss_before)
         self.overhead_s["line_search"] += time.perf_counter() - t1
         self.wall_s += time.perf_counter() - t0
-        self._run_full(Phase.CORRECT, C)
+        # from here on the cycle needs only this (small) cursor, so Correct steps are checkpointable
+        self._finish_correct({"unit": "cycle", "stage": "correct", "left": C, "cycle": k,
+                              "aside": aside, "loss_before": loss_before, "correction": corr.to_event()})
+
+    def _finish_correct(self, cur: dict) -> None:
+        """The Correct phase's real steps (``cur['left']`` still to run) and its outcome event."""
+        k, C, aside, loss_before = cur["cycle"], self.plan.correct, cur["aside"], cur["loss_before"]
+        self._cursor = cur
+        self._run_full(Phase.CORRECT, cur["left"])
         if self._interrupted:
-            self.emit({"event": "correction", "cycle": k, **corr.to_event(), "correct_steps": C,
+            self.emit({"event": "correction", "cycle": k, **cur["correction"], "correct_steps": C,
                        "loss_after": None, "diverged": True, "heldout_steps": aside})
             return
         t0 = time.perf_counter()
@@ -629,33 +698,43 @@ class HybridTrainer(Trainer):
         self.wall_s += dt
         self.n_corrections += 1
         rel = (loss_before - loss_after) / loss_before if loss_before > 0 else None
-        self.emit({"event": "correction", "cycle": k, **corr.to_event(), "correct_steps": C,
+        self.emit({"event": "correction", "cycle": k, **cur["correction"], "correct_steps": C,
                    "loss_after": _json(loss_after), "relative_reduction": _json(rel), "diverged": False,
                    "heldout_steps": aside})
 
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict:
-        self.initial_val_loss, _ = self.evaluate()
-        for obs in self.observers:
-            obs.on_start(self)
-        self.emit({"event": "plan", "kind": self.kind, "prediction_ratio": self.plan.ratio,
-                   "horizon": self.plan.horizon, "correct_steps": self.plan.correct,
-                   "full_steps_mean": self.plan.full_real if self.plan.ratio > 0 else None,
-                   "predictor": self.predictor.name})
+        if self._begin():
+            self.emit({"event": "plan", "kind": self.kind, "prediction_ratio": self.plan.ratio,
+                       "horizon": self.plan.horizon, "correct_steps": self.plan.correct,
+                       "full_steps_mean": self.plan.full_real if self.plan.ratio > 0 else None,
+                       "predictor": self.predictor.name})
         T, W = self._total(), self.train_cfg["warmup_steps"]
         while self.step < T:
             self._interrupted = False
-            if self.step < W:
+            resume, self._resume_cursor = self._resume_cursor, None
+            unit = resume["unit"] if resume else None  # warmup and plain units need no cursor state
+            if unit == "cycle":
+                self._cycle(resume)
+                self.cycle += 1
+            elif unit == "fallback":
+                self._cursor = resume
+                self._run_full(Phase.FULL, resume["left"])
+            elif self.step < W:
+                self._cursor = {"unit": "warmup"}
                 self._run_full(Phase.WARMUP, W - self.step)
             elif self._fallback_left > 0:
                 n, self._fallback_left = self._fallback_left, 0
+                self._cursor = {"unit": "fallback", "left": n}
                 self._run_full(Phase.FULL, n)
             elif self.plan.ratio == 0:
+                self._cursor = {"unit": "plain"}
                 self._run_full(Phase.FULL, T - self.step)
             else:
                 self._cycle()
                 self.cycle += 1
+        self._cursor = None
         summary = self.summary()
         for obs in self.observers:
             obs.on_end(self, summary)
@@ -682,6 +761,48 @@ class HybridTrainer(Trainer):
             "overhead_s": dict(self.overhead_s),
         })
         return s
+
+    # --- checkpoints ------------------------------------------------------------------------------
+
+    _COUNTERS = ("cycle", "n_rollouts", "n_gate_blocks", "n_guard_events", "n_restores", "n_corrections",
+                 "predict_steps_reverted", "_fallback_left")
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if not hasattr(self.predictor, "state_dict"):
+            raise TypeError(f"predictor {self.predictor.name!r} has no state_dict: this run cannot be checkpointed")
+        state["hybrid"] = {
+            **{k: getattr(self, k) for k in self._COUNTERS},
+            "phase": self._phase.value if self._phase else None,
+            "cursor": copy.deepcopy(self._cursor),
+            "snapshot": self._snapshot,  # tensors are serialised at once by torch.save
+            "guard": {"losses": list(self.guard.losses), "grad_norms": list(self.guard.grad_norms)},
+            "overhead_s": dict(self.overhead_s),
+            "predictor": self.predictor.state_dict(),
+        }
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        h = state["hybrid"]
+        for k in self._COUNTERS:
+            setattr(self, k, int(h[k]))
+        self._phase = Phase(h["phase"]) if h["phase"] else None
+        self._resume_cursor = copy.deepcopy(h["cursor"])
+        self._snapshot = snap = h["snapshot"]
+        if snap is not None:  # the checkpoint was loaded onto the CPU: back to the parameters' device
+            for n, p in self.params.items():
+                snap["weights"][n] = snap["weights"][n].to(p.device)
+            for n, st in snap["optim"].items():
+                # AdamW keeps its step counter on the CPU (unless capturable/fused), the moments beside p
+                dev = self.params[n].device
+                snap["optim"][n] = {k: v.to(dev) if torch.is_tensor(v) and k != "step" else v for k, v in st.items()}
+        self.guard.losses.clear()
+        self.guard.losses.extend(h["guard"]["losses"])
+        self.guard.grad_norms.clear()
+        self.guard.grad_norms.extend(h["guard"]["grad_norms"])
+        self.overhead_s = dict(h["overhead_s"])
+        self.predictor.load_state_dict(h["predictor"])
 
 
 class MatchedTrainer(Trainer):

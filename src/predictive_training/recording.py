@@ -9,48 +9,103 @@ A run folder ``runs/<arm>/seed<k>/`` holds:
   first and last), keyed by parameter name; ``snapshots/gradients.safetensors``: gradient and
   update records (full float16 vectors in ``exact`` mode, seeded projections in ``sketch`` mode).
 
-The folder is built under a temporary name and renamed into place when the run is complete.
+The folder is built in the deterministic working folder ``.<name>.partial`` beside it
+(:func:`~predictive_training.checkpoint.partial_dir`) and renamed into place when the run is
+complete. Every ``train.checkpoint_every`` steps a checkpoint goes to its ``checkpoints/``; a job
+that finds a usable checkpoint there resumes from it (``checkpoint.py``): ``metrics.jsonl`` and
+``events.jsonl`` are cut back to the checkpoint's byte lengths, later snapshots are removed, every
+state is restored, and the run continues to the same results as an uninterrupted one (apart from
+timings and ``summary.json``'s ``resumed_from``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import re
+import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
+from .checkpoint import Checkpointer, load_chunk, partial_dir, run_fingerprint, save_chunk
 from .data.prepare import TokenData
-from .io import atomic_dir, write_json
+from .io import write_json
 from .training import Observer, StepInfo, Trainer
 
 log = logging.getLogger(__name__)
 
 
-class MetricsRecorder(Observer):
+class _JsonlRecorder(Observer):
+    """One JSON object per line, appended; keeps the byte count and a running sha256 so that a
+    checkpoint can record (and a resume can check and cut back to) the file's prefix."""
+
+    filename = ""
+
     def __init__(self, folder: Path):
-        self.fh = open(folder / "metrics.jsonl", "w", encoding="utf-8")
+        self.folder = Path(folder)
+        self.path = self.folder / self.filename
+        self.fh = None
+        self._bytes = 0
+        self._hash = hashlib.sha256()
+
+    def on_start(self, trainer):
+        self.fh = open(self.path, "wb")
+        self._bytes, self._hash = 0, hashlib.sha256()
+
+    def _write(self, obj: dict) -> None:
+        line = (json.dumps(obj) + "\n").encode("utf-8")
+        self.fh.write(line)
+        # flushed per row (one small write): progress is visible on disk as it happens, and a killed
+        # job loses at most the row being written
+        self.fh.flush()
+        self._bytes += len(line)
+        self._hash.update(line)
+
+    def state_dict(self, trainer, checkpointer):
+        self.fh.flush()
+        os.fsync(self.fh.fileno())  # the checkpoint vouches for these bytes: they must be on disk
+        rec = {"bytes": self._bytes, "sha256": self._hash.hexdigest()}
+        return {**rec, "files": {self.filename: rec}}
+
+    def on_resume(self, trainer, state, checkpointer):
+        n = int(state["bytes"])  # the checkpointer checked the prefix's sha256 before choosing it
+        with open(self.path, "r+b") as fh:
+            fh.truncate(n)  # rows written after the checkpoint (a torn last line included) go
+        self._hash = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                self._hash.update(chunk)
+        self._bytes = n
+        self.fh = open(self.path, "ab")
+
+    def on_end(self, trainer, summary):
+        self.close()
+
+    def close(self):
+        if self.fh is not None and not self.fh.closed:
+            self.fh.close()
+
+
+class MetricsRecorder(_JsonlRecorder):
+    filename = "metrics.jsonl"
 
     def on_step(self, trainer, info, grads, update):
-        self.fh.write(json.dumps(info.to_row()) + "\n")
-
-    def on_end(self, trainer, summary):
-        self.fh.close()
+        self._write(info.to_row())
 
 
-class EventRecorder(Observer):
-    def __init__(self, folder: Path):
-        self.fh = open(folder / "events.jsonl", "w", encoding="utf-8")
+class EventRecorder(_JsonlRecorder):
+    filename = "events.jsonl"
 
     def on_event(self, trainer, event):
-        self.fh.write(json.dumps(event) + "\n")
-
-    def on_end(self, trainer, summary):
-        self.fh.close()
+        self._write(event)
 
 
 class SnapshotRecorder(Observer):
@@ -60,12 +115,39 @@ class SnapshotRecorder(Observer):
         self.folder, self.every = folder / "snapshots", every
         self.folder.mkdir(exist_ok=True)
 
+    _NAME = re.compile(r"^step(\d+)\.safetensors$")
+
     def save(self, trainer: Trainer, step: int) -> None:
         tensors = {n: p.detach().to("cpu", torch.float32).contiguous() for n, p in trainer.params.items()}
-        save_file(tensors, str(self.folder / f"step{step:06d}.safetensors"), metadata={"step": str(step)})
+        dest = self.folder / f"step{step:06d}.safetensors"
+        tmp = self.folder / f".{dest.name}.tmp"
+        save_file(tensors, str(tmp), metadata={"step": str(step)})
+        os.replace(tmp, dest)  # a kill mid-write leaves no half snapshot under the real name
 
     def on_start(self, trainer):
         self.save(trainer, 0)
+
+    def _written(self) -> dict[int, Path]:
+        out = {}
+        for p in self.folder.iterdir():
+            m = self._NAME.match(p.name)
+            if m:
+                out[int(m.group(1))] = p
+        return out
+
+    def state_dict(self, trainer, checkpointer):
+        # sizes only: hashing every snapshot at every checkpoint would re-read them all
+        rel = self.folder.relative_to(checkpointer.run_dir).as_posix()
+        files = {f"{rel}/{p.name}": {"bytes": p.stat().st_size, "sha256": None}
+                 for s, p in sorted(self._written().items()) if s <= trainer.step}
+        return {"files": files}
+
+    def on_resume(self, trainer, state, checkpointer):
+        for p in self.folder.glob(".*.tmp"):
+            p.unlink()
+        for s, p in self._written().items():
+            if s > trainer.step:  # written after the checkpoint: the resumed run writes it again
+                p.unlink()
 
     def on_step(self, trainer, info, grads, update):
         done = info.step + 1  # weights now hold the state after `done` steps
@@ -73,18 +155,65 @@ class SnapshotRecorder(Observer):
             self.save(trainer, done)
 
 
-class GradientRecorder(Observer):
+class _SpilledRows:
+    """Rows kept in memory until the end of the run (``steps`` plus tensor columns); at each
+    checkpoint the rows added since the previous one are written to one safetensors chunk in
+    ``checkpoints/records/`` (so a checkpoint never rewrites the whole history), and a resumed run
+    reads the chunks back (bit-exact float32)."""
+
+    key = ""
+    columns: tuple[str, ...] = ()
+
+    def _init_rows(self) -> None:
+        self.steps: list[int] = []
+        for c in self.columns:
+            setattr(self, c, [])
+        self._chunks: dict[str, dict] = {}  # relpath -> {"bytes", "sha256"}, in row order
+        self._n_spilled = 0
+
+    def _rows_state(self, checkpointer) -> dict:
+        n = len(self.steps)
+        if n > self._n_spilled:
+            rel = checkpointer.record_relpath(f"{self.key}.{self._n_spilled:07d}-{n:07d}.safetensors")
+            tensors = {"steps": torch.tensor(self.steps[self._n_spilled:n], dtype=torch.int64)}
+            for c in self.columns:
+                tensors[c] = torch.stack(getattr(self, c)[self._n_spilled:n])
+            self._chunks[rel] = save_chunk(checkpointer.run_dir, rel, tensors)
+            self._n_spilled = n
+        return {"n": n, "chunks": list(self._chunks), "files": dict(self._chunks)}
+
+    def _load_rows(self, state: dict, checkpointer) -> None:
+        self._init_rows()
+        for rel in state["chunks"]:
+            t = load_chunk(checkpointer.run_dir, rel)
+            self.steps.extend(int(s) for s in t["steps"])
+            for c in self.columns:
+                getattr(self, c).extend(t[c].unbind(0))
+            self._chunks[rel] = state["files"][rel]
+        if len(self.steps) != state["n"]:
+            raise ValueError(f"{self.key} records: {len(self.steps)} rows in the chunks, checkpoint says {state['n']}")
+        self._n_spilled = len(self.steps)
+
+
+class GradientRecorder(_SpilledRows, Observer):
     """Every ``grad_every``-th full step: the gradient and the applied update, exact or sketched."""
 
     wants_tensors = True
+    key = "gradients"
+    columns = ("grad", "update")
 
     def __init__(self, folder: Path, mode: str, every: int, sketch_dim: int, seed: int):
         self.path = folder / "snapshots" / "gradients.safetensors"
         self.path.parent.mkdir(exist_ok=True)
         self.mode, self.every, self.dim, self.seed = mode, every, sketch_dim, seed
-        self.steps: list[int] = []
-        self.grad: list[torch.Tensor] = []
-        self.update: list[torch.Tensor] = []
+        self._init_rows()
+
+    def state_dict(self, trainer, checkpointer):
+        return self._rows_state(checkpointer)
+
+    def on_resume(self, trainer, state, checkpointer):
+        self.on_start(trainer)  # n_params and the (seeded) sketch
+        self._load_rows(state, checkpointer)
 
     def on_start(self, trainer):
         self.n_params = sum(p.numel() for p in trainer.params.values())
@@ -120,7 +249,7 @@ class GradientRecorder(Observer):
         )
 
 
-class TensorNormRecorder(Observer):
+class TensorNormRecorder(_SpilledRows, Observer):
     """Per-tensor gradient and update L2 norms of every full step (the dynamics model's observations).
 
     Written to ``snapshots/tensor_norms.safetensors``: ``steps`` [T], ``grad_norm`` [T, n] and
@@ -128,13 +257,21 @@ class TensorNormRecorder(Observer):
     """
 
     wants_tensors = True
+    key = "tensor_norms"
+    columns = ("grad", "update")
 
     def __init__(self, folder: Path):
         self.path = folder / "snapshots" / "tensor_norms.safetensors"
         self.path.parent.mkdir(exist_ok=True)
-        self.steps: list[int] = []
-        self.grad: list[torch.Tensor] = []
-        self.update: list[torch.Tensor] = []
+        self.names: list[str] | None = None
+        self._init_rows()
+
+    def state_dict(self, trainer, checkpointer):
+        return {**self._rows_state(checkpointer), "names": self.names}
+
+    def on_resume(self, trainer, state, checkpointer):
+        self._load_rows(state, checkpointer)
+        self.names = state["names"]
 
     def on_step(self, trainer, info, grads, update):
         if grads is None or not info.backward:
@@ -170,7 +307,15 @@ class Progress(Observer):
 
     def on_start(self, trainer):
         self.bar = tqdm(total=trainer.train_cfg["steps"], desc=self.label, file=sys.stderr,
-                        mininterval=2.0, dynamic_ncols=False, ncols=100)
+                        mininterval=2.0, dynamic_ncols=False, ncols=100, initial=trainer.step)
+
+    def on_resume(self, trainer, state, checkpointer):
+        self.on_start(trainer)
+
+    def close(self):
+        bar = getattr(self, "bar", None)
+        if bar is not None:
+            bar.close()
 
     def on_step(self, trainer, info, grads, update):
         self.bar.update(1)
@@ -201,26 +346,57 @@ def make_trainer(cfg: dict, data: TokenData, arm: str, seed: int, observers: lis
 
 
 def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: str | Path,
-                 record: bool = True) -> dict:
-    """Train one (arm, seed) and write its run folder atomically; returns the summary."""
+                 record: bool = True, observers: Sequence[Observer] = ()) -> dict:
+    """Train one (arm, seed) into ``out_dir``, resumably; returns the summary.
+
+    Works in ``partial_dir(out_dir)``: resumes from its newest usable checkpoint if there is one
+    (logging "resumed from step N"), else clears it and starts fresh. On success the folder,
+    without its checkpoints, replaces ``out_dir``. On failure it is left for the next attempt.
+    ``train.checkpoint_every`` (default 100; 0: no checkpoints) sets the interval. ``observers``:
+    extra observers, run after the recorders (tests use one to simulate a crash).
+    """
     if arm not in cfg["arms"]:
         raise ValueError(f"arm {arm!r} is not in config key 'arms' ({', '.join(cfg['arms'])})")
     torch.set_num_threads(cfg["threads"])
     data = TokenData(data_dir)
     rec = cfg["record"]
+    label = f"{arm}/seed{seed}"
     t0 = time.perf_counter()
-    with atomic_dir(out_dir) as tmp:
-        observers: list[Observer] = [MetricsRecorder(tmp), EventRecorder(tmp)]
-        if record:
-            observers.append(SnapshotRecorder(tmp, rec["snapshot_every"]))
-            observers.append(TensorNormRecorder(tmp))
-            if rec["gradients"] != "off":
-                observers.append(GradientRecorder(tmp, rec["gradients"], rec["grad_every"], rec["sketch_dim"], seed))
-        observers.append(Progress(rec["progress_every"], f"{arm}/seed{seed}"))
-        trainer = make_trainer(cfg, data, arm, seed, observers)
+    out_dir = Path(out_dir)
+    work = partial_dir(out_dir)
+    every = int(cfg["train"].get("checkpoint_every", 100))
+    ckpt = Checkpointer(work, every, fingerprint=run_fingerprint(cfg, arm, seed, data.meta, record))
+    state = ckpt.load_latest() if work.is_dir() else None
+    if state is None:
+        if work.exists():
+            log.warning("%s: clearing the stale partial folder %s (no usable checkpoint): starting fresh", label, work)
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+    extra = list(observers)
+    observers: list[Observer] = [MetricsRecorder(work), EventRecorder(work)]
+    if record:
+        observers.append(SnapshotRecorder(work, rec["snapshot_every"]))
+        observers.append(TensorNormRecorder(work))
+        if rec["gradients"] != "off":
+            observers.append(GradientRecorder(work, rec["gradients"], rec["grad_every"], rec["sketch_dim"], seed))
+    observers.append(Progress(rec["progress_every"], label))
+    observers += extra
+    trainer = make_trainer(cfg, data, arm, seed, observers)
+    trainer.checkpointer = ckpt
+    if state is not None:
+        trainer.restore(state)
+        log.warning("%s: resumed from step %d (checkpoint %s)", label, trainer.step, ckpt.path_of(trainer.step))
+    try:
         summary = trainer.run()
-        summary["job_s"] = time.perf_counter() - t0
-        write_json(tmp / "summary.json", summary)
-    log.info("%s/seed%d: final val loss %.4f (initial %.4f, ln V = %.4f), %.1f s", arm, seed,
+    finally:  # also after a failure: no buffered write may land in a file a later attempt cuts back
+        for obs in observers:
+            obs.close()
+    summary["job_s"] = time.perf_counter() - t0
+    write_json(work / "summary.json", summary)
+    shutil.rmtree(ckpt.folder, ignore_errors=True)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(work, out_dir)
+    log.info("%s: final val loss %.4f (initial %.4f, ln V = %.4f), %.1f s", label,
              summary["final_val_loss"], summary["initial_val_loss"], summary["ln_vocab"], summary["wall_s"])
     return summary

@@ -12,7 +12,10 @@ Design choices that the rest of the study relies on:
   the same stream.
 - ``wall_s`` is the cumulative wall-clock of training including every overhead (recording,
   dynamics model, correction) but excluding periodic validation, which is measurement, not
-  training, and costs the same in every arm.
+  training, and costs the same in every arm, and excluding checkpoint writing (``checkpoint_s``).
+- Resumable (``checkpoint.py``): with a ``checkpointer`` set, the state is saved at step
+  boundaries every ``train.checkpoint_every`` steps (:meth:`Trainer.checkpoint_state`) and a
+  trainer built from the same config continues from it bit-for-bit after :meth:`Trainer.restore`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import collections
 import enum
 import logging
 import math
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -127,6 +131,22 @@ class Observer:
 
     def on_end(self, trainer: "Trainer", summary: dict) -> None: ...
 
+    # --- checkpoints (``checkpoint.py``) ---------------------------------------------------------
+
+    def state_dict(self, trainer: "Trainer", checkpointer) -> dict | None:
+        """What a resumed run needs to continue this observer (None: nothing). A ``"files"`` entry
+        (``relpath -> {"bytes", "sha256"}``, paths relative to the run folder) lists files the state
+        depends on; the checkpoint is only resumed while they still match."""
+        return None
+
+    def on_resume(self, trainer: "Trainer", state: dict | None, checkpointer) -> None:
+        """Called instead of ``on_start`` when the run resumes from a checkpoint, with what
+        ``state_dict`` returned then. Default: ``on_start`` (right for stateless observers)."""
+        self.on_start(trainer)
+
+    def close(self) -> None:
+        """Release files; called after the run, also when it failed. Must be idempotent."""
+
 
 class Trainer:
     """Conventional training of one (arm, seed). Subclasses add phases; the clock and the
@@ -155,6 +175,13 @@ class Trainer:
         self.eval_s = 0.0
         self.predict_steps = 0
         self.recent_losses: collections.deque[float] = collections.deque(maxlen=20)
+        self.initial_val_loss: float | None = None
+        self._run_phase: Phase | None = None  # phase of the last step (Trainer.run's phase events)
+        # resumability (checkpoint.py): set by run_training; restore() fills the rest
+        self.checkpointer = None
+        self.checkpoint_s = 0.0  # seconds spent writing checkpoints (outside wall_s)
+        self.resumed_from: list[int] = []
+        self._observer_states: dict | None = None
         self.autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16)
             if self.device.type == "cuda" and self.train_cfg["precision"] == "bf16"
@@ -285,18 +312,31 @@ class Trainer:
     def phase_of(self, step: int) -> Phase:
         return Phase.WARMUP if step < self.train_cfg["warmup_steps"] else Phase.FULL
 
-    def run(self) -> dict:
-        """Train for ``train.steps`` steps and return the summary dict."""
+    def _begin(self) -> bool:
+        """Start (initial validation, ``on_start``) or, after :meth:`restore`, resume (``on_resume``
+        with each observer's saved state). Returns True for a fresh start."""
+        if self._observer_states is not None:
+            states, self._observer_states = self._observer_states, None
+            for i, obs in enumerate(self.observers):
+                obs.on_resume(self, states.get(_observer_key(i, obs)), self.checkpointer)
+            return False
         self.initial_val_loss, _ = self.evaluate()
         for obs in self.observers:
             obs.on_start(self)
-        phase = None
+        return True
+
+    def run(self) -> dict:
+        """Train for ``train.steps`` steps (from the restored step after :meth:`restore`) and
+        return the summary dict."""
+        self._begin()
         while self.step < self.train_cfg["steps"]:
             new_phase = self.phase_of(self.step)
-            if new_phase != phase:
-                self.emit({"event": "phase", "from": phase.value if phase else None, "to": new_phase.value})
-                phase = new_phase
-            self.full_step(phase)
+            if new_phase != self._run_phase:
+                self.emit({"event": "phase", "from": self._run_phase.value if self._run_phase else None,
+                           "to": new_phase.value})
+                self._run_phase = new_phase
+            self.full_step(new_phase)
+            self._at_boundary()
         summary = self.summary()
         for obs in self.observers:
             obs.on_end(self, summary)
@@ -326,11 +366,95 @@ class Trainer:
             "prediction_ratio_achieved": self.predict_steps / steps,
             "device": str(self.device),
             "torch_threads": torch.get_num_threads(),
+            "checkpoint_s": self.checkpoint_s,
+            "resumed_from": list(self.resumed_from),
         }
+
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    def checkpointable(self) -> bool:
+        """Whether the state between two steps is complete in :meth:`state_dict` right now."""
+        return True
+
+    def _at_boundary(self) -> None:
+        """Between two steps: save a checkpoint if one is due (untimed: not training work)."""
+        ck = self.checkpointer
+        if ck is None or not ck.due(self.step) or self.step >= self.train_cfg["steps"] or not self.checkpointable():
+            return
+        t0 = time.perf_counter()
+        path = ck.save(self.checkpoint_state(), self.step)
+        self.checkpoint_s += time.perf_counter() - t0
+        log.debug("checkpoint %s written", path)
+
+    def checkpoint_state(self) -> dict:
+        """The trainer's and every observer's state, and the files they depend on."""
+        observers, files = {}, {}
+        for i, obs in enumerate(self.observers):
+            st = obs.state_dict(self, self.checkpointer)
+            if st is not None:
+                observers[_observer_key(i, obs)] = st
+                files.update(st.get("files", {}))
+        return {"arm": self.arm, "seed": self.seed, "trainer": self.state_dict(), "observers": observers,
+                "files": files, "resumed_from": list(self.resumed_from)}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a checkpoint written by :meth:`checkpoint_state` (call before ``run``)."""
+        if state.get("arm") != self.arm or state.get("seed") != self.seed:
+            raise ValueError(f"checkpoint is for {state.get('arm')}/seed{state.get('seed')}, "
+                             f"not {self.arm}/seed{self.seed}")
+        self.load_state_dict(state["trainer"])
+        self._observer_states = dict(state.get("observers", {}))
+        self.resumed_from = list(state.get("resumed_from", [])) + [self.step]
+
+    def state_dict(self) -> dict:
+        """Model, AdamW, counters, clocks and the global random-number generators."""
+        return {
+            "step": self.step, "wall_s": self.wall_s, "tokens": self.tokens,
+            "forward_passes": self.forward_passes, "backward_passes": self.backward_passes,
+            "eval_s": self.eval_s, "predict_steps": self.predict_steps,
+            "checkpoint_s": self.checkpoint_s,
+            "recent_losses": list(self.recent_losses), "initial_val_loss": self.initial_val_loss,
+            "run_phase": self._run_phase.value if self._run_phase else None,
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for k in ("step", "tokens", "forward_passes", "backward_passes", "predict_steps"):
+            setattr(self, k, int(state[k]))
+        for k in ("wall_s", "eval_s", "checkpoint_s"):
+            setattr(self, k, float(state[k]))
+        self.recent_losses = collections.deque(state["recent_losses"], maxlen=self.recent_losses.maxlen)
+        self.initial_val_loss = state["initial_val_loss"]
+        self._run_phase = Phase(state["run_phase"]) if state["run_phase"] else None
+        set_rng_state(state["rng"])
 
     def _final_train_loss(self) -> float | None:
         """Mean training loss of the last (up to 20) steps that ran a forward pass."""
         return float(np.mean(self.recent_losses)) if self.recent_losses else None
+
+
+def _observer_key(i: int, obs: Observer) -> str:
+    return f"{i}:{type(obs).__name__}"
+
+
+def rng_state() -> dict:
+    """The global generators: torch (CPU and, if initialised, CUDA), numpy, python ``random``."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _global_norm(tensors: dict[str, torch.Tensor]) -> float:
