@@ -59,10 +59,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from . import predictors as P
 from .experiments import log_config, write_log
+from .integrity import load_safetensors_checked
 from .recording import read_tensor_norms
 from .rssm import RSSMConfig, RSSMLite, step_features
 
@@ -277,7 +277,7 @@ def _n_params(run_dir: Path) -> int | None:
 
 def _snapshots(run_dir: Path) -> list[tuple[int, dict[str, torch.Tensor]]]:
     files = sorted((run_dir / "snapshots").glob("step*.safetensors"))
-    snaps = [(int(f.stem[4:]), load_file(str(f))) for f in files]
+    snaps = [(int(f.stem[4:]), load_safetensors_checked(f)) for f in files]  # sha256 manifest checked
     snaps.sort(key=lambda t: t[0])
     if len(snaps) < 3:
         raise ValueError(f"{run_dir}/snapshots holds {len(snaps)} weight snapshots; Experiment 3 needs >= 3")

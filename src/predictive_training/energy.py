@@ -232,6 +232,7 @@ class EnergyObserver:
 
     def __init__(self, label: str = ""):
         self.label = label
+        self.offset = {"joules": 0.0, "flops": 0.0}
 
     def on_start(self, trainer) -> None:
         self.n_params = sum(p.numel() for p in trainer.params.values())
@@ -248,5 +249,20 @@ class EnergyObserver:
 
     def on_event(self, trainer, event) -> None: ...
 
+    def state_dict(self, trainer, checkpointer) -> dict:
+        return {"joules": self.meter.sample() + self.offset["joules"], "flops": self.meter.flops + self.offset["flops"]}
+
+    def on_resume(self, trainer, state: dict, checkpointer) -> None:
+        """A resumed run adds the energy metered before the interruption (work redone after the
+        last checkpoint is metered again: it was really spent)."""
+        self.on_start(trainer)
+        if state:
+            self.offset = {"joules": float(state["joules"]), "flops": float(state["flops"])}
+
+    def close(self) -> None: ...
+
     def on_end(self, trainer, summary: dict) -> None:
-        summary["energy"] = self.meter.stop()
+        result = self.meter.stop()
+        result["joules"] += self.offset["joules"]
+        result["flops"] += self.offset["flops"]
+        summary["energy"] = result

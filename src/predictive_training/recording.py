@@ -37,6 +37,8 @@ from tqdm import tqdm
 
 from .checkpoint import Checkpointer, load_chunk, partial_dir, run_fingerprint, save_chunk
 from .data.prepare import TokenData
+from .energy import EnergyObserver
+from .integrity import write_manifest
 from .io import write_json
 from .training import Observer, StepInfo, Trainer
 
@@ -380,6 +382,7 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
         if rec["gradients"] != "off":
             observers.append(GradientRecorder(work, rec["gradients"], rec["grad_every"], rec["sketch_dim"], seed))
     observers.append(Progress(rec["progress_every"], label))
+    observers.append(EnergyObserver(label))
     observers += extra
     trainer = make_trainer(cfg, data, arm, seed, observers)
     trainer.checkpointer = ckpt
@@ -394,6 +397,8 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
     summary["job_s"] = time.perf_counter() - t0
     write_json(work / "summary.json", summary)
     shutil.rmtree(ckpt.folder, ignore_errors=True)
+    if (work / "snapshots").is_dir():  # checksums of every snapshot and record (sha256sum -c works)
+        write_manifest(work / "snapshots")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(work, out_dir)

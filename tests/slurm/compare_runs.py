@@ -25,11 +25,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-# Keys/columns that measure time (they differ between any two runs): wall_s, time_to_target_s,
-# tokens_per_s, speedup, date, ...
+# Keys/columns that measure time or energy (they differ between any two runs): wall_s,
+# time_to_target_s, tokens_per_s, speedup, date, energy, joules, ...
 # Key parts are separated by "_" or "." (decisions.json has keys like "exp4.speedup_r50").
 TIMING = re.compile(
-    r"(^|[_.])(wall|wallclock|time|times|runtime|seconds|elapsed|duration|speedup|throughput|date|timestamp)"
+    r"(^|[_.])(wall|wallclock|time|times|runtime|seconds|elapsed|duration|speedup|throughput|date|timestamp|energy|joules)"
     r"([_.]|$)|_s$"
 )
 # A record (a CSV row, a list entry) that names a timing metric is timing as a whole: its
