@@ -18,10 +18,11 @@ from . import config as config_mod
 
 
 def setup_logging(log_file: str | None = None) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers = [logging.FileHandler(log_file, mode="w")]
-        sys.stderr = open(log_file, "a", buffering=1)  # progress bars and warnings go to the job log too
+        # One line-buffered stream for log records, progress bars and warnings alike (two handles
+        # on one file would interleave partial writes).
+        sys.stderr = open(log_file, "w", buffering=1, encoding="utf-8")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=handlers, force=True)
 

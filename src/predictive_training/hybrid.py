@@ -39,13 +39,17 @@ step (the schedule does not pause).
 
 Correct phase
 -------------
-Right after the Predict phase the held-aside loss is measured: the mean loss of the batches of
-the last ``hybrid.corrector.batches`` skipped Predict steps (training data no gradient was
-computed on), forward only. That is ``loss_before``. The divergence guard checks it; then the
-corrector (:class:`~predictive_training.corrector.LayerwiseLineSearch`) rescales the predicted
-delta per layer group; then ``C`` real optimisation steps (phase ``correct``); then the same
-held-aside loss is measured again: ``loss_after``. Both, the per-layer corrections (group ->
-scale and norm) and the intermediate ``loss_after_search`` go to a ``correction`` event.
+Right after the Predict phase the held-aside loss is measured on the first skipped batch(es)
+(``probe``); the line search chooses its scales on the last ones (``aside``, disjoint when
+Y >= 2 x hybrid.corrector.batches), so the loss before/after correction is not measured on the
+batch the search was tuned on. A held-aside loss is the mean loss of ``hybrid.corrector.batches``
+skipped Predict batches (training data no gradient was computed on), forward only. The probe
+loss right after the phase is ``loss_before``; the divergence guard checks it; then the corrector
+(:class:`~predictive_training.corrector.LayerwiseLineSearch`) rescales the predicted delta per
+layer group on the search batches; then ``C`` real optimisation steps (phase ``correct``); then
+the probe loss is measured again: ``loss_after``. Both, the per-layer corrections (group -> scale
+and norm) and the search's own losses (``search_loss_before``, ``loss_after_search``) go to a
+``correction`` event.
 "Actual" in the ``prediction_outcome`` event means this measured held-aside loss after the phase
 (the predictor forecast the training loss at those steps); the loss the baseline would have had at
 that step is not observable in the same run and is compared across runs (baseline metrics).
@@ -659,14 +663,19 @@ class HybridTrainer(Trainer):
 
     def _correct(self, pred: PredictedPhase, k: int, start: int) -> None:
         Y, C = self.plan.horizon, self.plan.correct
-        aside = list(range(start + Y - min(self.n_search_batches, Y), start + Y))
+        n = min(self.n_search_batches, Y)
+        # Two disjoint sets of skipped Predict batches (when Y >= 2n): the line search chooses its
+        # scales on `aside` (the last ones), and loss before/after correction is measured on `probe`
+        # (the first ones), so that Exp 5 does not score the search on the batch it was tuned on.
+        aside = list(range(start + Y - n, start + Y))
+        probe = list(range(start, start + n))
         t0 = time.perf_counter()
-        loss_before = self._heldout_loss(aside)
+        loss_before = self._heldout_loss(probe)
         self.overhead_s["heldout_loss"] += time.perf_counter() - t0
         path = np.asarray(pred.loss_path, dtype=np.float64)
         self.emit({"event": "prediction_outcome", "cycle": k, "predicted_loss_end": _json(path[-1]),
                    "actual_loss": _json(loss_before), "actual_is": "held-aside loss after the Predict phase",
-                   "heldout_steps": aside,
+                   "heldout_steps": probe,
                    "abs_error": _json(abs(path[-1] - loss_before)) if math.isfinite(loss_before) else None})
         reason = self.guard.check_loss(loss_before)
         if reason is not None:
@@ -675,32 +684,37 @@ class HybridTrainer(Trainer):
             self.wall_s += time.perf_counter() - t0
             return
         t1 = time.perf_counter()
-        corr = self.corrector.correct(self.params, pred.delta, lambda: self._heldout_loss(aside), loss_before)
+        corr = self.corrector.correct(self.params, pred.delta, lambda: self._heldout_loss(aside),
+                                      self._heldout_loss(aside) if aside != probe else loss_before)
         self.overhead_s["line_search"] += time.perf_counter() - t1
         self.wall_s += time.perf_counter() - t0
         # from here on the cycle needs only this (small) cursor, so Correct steps are checkpointable
         self._finish_correct({"unit": "cycle", "stage": "correct", "left": C, "cycle": k,
-                              "aside": aside, "loss_before": loss_before, "correction": corr.to_event()})
+                              "aside": aside, "probe": probe, "loss_before": loss_before,
+                              "correction": corr.to_event()})
 
     def _finish_correct(self, cur: dict) -> None:
         """The Correct phase's real steps (``cur['left']`` still to run) and its outcome event."""
-        k, C, aside, loss_before = cur["cycle"], self.plan.correct, cur["aside"], cur["loss_before"]
+        k, C, loss_before = cur["cycle"], self.plan.correct, cur["loss_before"]
+        aside, probe = cur["aside"], cur.get("probe", cur["aside"])
         self._cursor = cur
         self._run_full(Phase.CORRECT, cur["left"])
         if self._interrupted:
             self.emit({"event": "correction", "cycle": k, **cur["correction"], "correct_steps": C,
-                       "loss_after": None, "diverged": True, "heldout_steps": aside})
+                       "search_loss_before": cur["correction"]["loss_before"], "loss_before": _json(loss_before),
+                       "loss_after": None, "diverged": True, "heldout_steps": probe, "search_steps": aside})
             return
         t0 = time.perf_counter()
-        loss_after = self._heldout_loss(aside)
+        loss_after = self._heldout_loss(probe)
         dt = time.perf_counter() - t0
         self.overhead_s["heldout_loss"] += dt
         self.wall_s += dt
         self.n_corrections += 1
         rel = (loss_before - loss_after) / loss_before if loss_before > 0 else None
         self.emit({"event": "correction", "cycle": k, **cur["correction"], "correct_steps": C,
+                       "search_loss_before": cur["correction"]["loss_before"], "loss_before": _json(loss_before),
                    "loss_after": _json(loss_after), "relative_reduction": _json(rel), "diverged": False,
-                   "heldout_steps": aside})
+                   "heldout_steps": probe, "search_steps": aside})
 
     # --- the loop -------------------------------------------------------------------------------
 
