@@ -67,5 +67,28 @@ def test_smoke_study_end_to_end(tmp_path):
             d = res / f"runs/{arm}/seed{s}"
             assert (d / "metrics.jsonl").exists() and (d / "events.jsonl").exists()
             assert (d / "snapshots/gradients.safetensors").exists()
+    # every experiment, in the plan's template, for every seed
+    template = {"experiment_id", "hypothesis", "date", "seed", "config", "results", "conclusion", "next_steps"}
+    for name in ("exp1_gradient_structure", "exp2_loss_prediction", "exp3_weight_delta",
+                 "exp4_prediction_phases", "exp5_correction"):
+        for s in cfg_seeds:
+            log = json.loads((res / f"experiments/{name}/seed{s}.json").read_text())
+            assert template <= set(log) and log["seed"] == s and log["results"]["criteria"]
+    # statistics, decisions and both reports
+    tests = pd.read_csv(res / "stats/tests.csv")
+    assert list(tests.columns) == ["experiment", "metric", "n", "estimate", "ci_low", "ci_high", "test",
+                                   "statistic", "p_value", "p_adjusted", "threshold", "passed"]
+    assert {"exp1", "exp2", "exp3", "exp4", "exp5"} <= set(tests.experiment)
+    decisions = json.loads((res / "decisions.json").read_text())
+    assert [m["id"] for m in decisions["milestones"]] == ["M1", "M2", "M3", "M4", "M5"]
+    assert [d["id"] for d in decisions["decisions"]] == ["D1", "D2", "D3"]
+    html = (res / "report/report.html").read_text()
+    assert all(d["outcome"] in html for d in decisions["milestones"] + decisions["decisions"])
+    assert (res / "report/report.pdf").read_bytes()[:5] == b"%PDF-"
+    # the hybrid arm really predicted: Predict rows without backward passes changed the weights
+    rows = [json.loads(x) for x in (res / "runs/hybrid_r50/seed0/metrics.jsonl").read_text().splitlines()]
+    predict = [r for r in rows if r["phase"] == "predict"]
+    assert predict and not any(r["backward"] for r in predict)
+    assert max(r["delta_norm"] for r in predict) > 0
     # nothing half-written is left behind
-    assert not list(res.rglob(".*.tmp-*"))
+    assert not list(res.rglob(".*.tmp-*")) and not list(res.rglob(".*.partial"))

@@ -222,47 +222,45 @@ class EnergyMeter:
 class EnergyObserver:
     """Training observer (see ``training.Observer``): meters one run and adds ``summary["energy"]``.
 
-    Counts model FLOPs from the steps themselves (6 N tokens for a step with a backward pass,
-    2 N tokens for a forward-only step, nothing for a Predict step) so that the FLOP estimate,
-    used where no hardware counter is readable, reflects the arm's real work; the dynamics model's
-    own FLOPs are not counted (a small share at the default scale: see benchmarks/rssm_cost.py).
+    The FLOP count (used for the estimate where no hardware counter is readable, reported always)
+    comes from the trainer's pass counters at the end: 6 N tokens per step with a backward pass,
+    2 N tokens per extra forward pass (held-aside losses, line search), nothing for Predict steps;
+    the dynamics model's own FLOPs are not counted (a small share at the default scale: see
+    benchmarks/rssm_cost.py). A resumed run adds the energy measured before the interruption.
     """
 
     wants_tensors = False
 
     def __init__(self, label: str = ""):
         self.label = label
-        self.offset = {"joules": 0.0, "flops": 0.0}
+        self.offset_joules = 0.0
 
     def on_start(self, trainer) -> None:
-        self.n_params = sum(p.numel() for p in trainer.params.values())
-        self.tokens_per_step = trainer.train_cfg["batch_size"] * trainer.model_cfg.context
         self.meter = EnergyMeter(self.label, device=trainer.device.type)
         self.meter.start()
 
     def on_step(self, trainer, info, grads, update) -> None:
-        if info.backward:
-            self.meter.add_flops(training_flops(self.n_params, self.tokens_per_step))
-        elif info.loss is not None:
-            self.meter.add_flops(forward_flops(self.n_params, self.tokens_per_step))
-        self.meter.sample()
+        self.meter.sample()  # frequent readings keep RAPL counter wrap-arounds countable
 
     def on_event(self, trainer, event) -> None: ...
 
     def state_dict(self, trainer, checkpointer) -> dict:
-        return {"joules": self.meter.sample() + self.offset["joules"], "flops": self.meter.flops + self.offset["flops"]}
+        measured = self.meter._counter is not None
+        return {"joules": (self.meter.sample() + self.offset_joules) if measured else 0.0}
 
-    def on_resume(self, trainer, state: dict, checkpointer) -> None:
-        """A resumed run adds the energy metered before the interruption (work redone after the
-        last checkpoint is metered again: it was really spent)."""
+    def on_resume(self, trainer, state: dict | None, checkpointer) -> None:
         self.on_start(trainer)
-        if state:
-            self.offset = {"joules": float(state["joules"]), "flops": float(state["flops"])}
+        self.offset_joules = float((state or {}).get("joules", 0.0))
 
     def close(self) -> None: ...
 
     def on_end(self, trainer, summary: dict) -> None:
+        n = sum(p.numel() for p in trainer.params.values())
+        tokens = trainer.train_cfg["batch_size"] * trainer.model_cfg.context
+        extra_forward = max(0, trainer.forward_passes - trainer.backward_passes)
+        self.meter.add_flops(training_flops(n, tokens * trainer.backward_passes)
+                             + forward_flops(n, tokens * extra_forward))
         result = self.meter.stop()
-        result["joules"] += self.offset["joules"]
-        result["flops"] += self.offset["flops"]
+        if result["source"] != ESTIMATE:
+            result["joules"] += self.offset_joules
         summary["energy"] = result
