@@ -227,6 +227,8 @@ class GradientRecorder(_SpilledRows, Observer):
     def _compress(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
         chunks = [t.reshape(-1) for t in tensors.values()]
         if self.mode == "sketch":
+            if self.n_params <= 1 << 24:  # small model: one scatter-add beats one per tensor
+                return self.sketch.project(torch.cat(chunks)).to("cpu", torch.float32)
             return self.sketch.project_chunks(chunks).to("cpu", torch.float32)
         # float32 in memory; write_records stores float16 with a per-row scale (exact mode is for small models)
         return torch.cat(chunks).to("cpu", torch.float32)
@@ -280,8 +282,8 @@ class TensorNormRecorder(_SpilledRows, Observer):
             return
         self.names = list(grads)
         self.steps.append(info.step)
-        self.grad.append(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads.values()]).cpu())
-        self.update.append(torch.stack([torch.linalg.vector_norm(u.float()) for u in update.values()]).cpu())
+        self.grad.append(torch.stack(torch._foreach_norm(list(grads.values()))).float().cpu())
+        self.update.append(torch.stack(torch._foreach_norm(list(update.values()))).float().cpu())
 
     def on_end(self, trainer, summary):
         if not self.steps:
