@@ -130,3 +130,12 @@ def test_tensor_norms_recorded_per_parameter(runs):
     # per-tensor update norms combine to the global delta_norm of each step
     total = tn["update_norm"].pow(2).sum(dim=1).sqrt()
     assert torch.allclose(total, torch.tensor([r["delta_norm"] for r in rows]), rtol=1e-4)
+
+
+def test_non_finite_values_are_written_as_null():
+    from predictive_training.training import StepInfo
+
+    row = StepInfo(step=3, phase="predict", loss=None, lr=1e-3, grad_norm=None, backward=False,
+                   wall_s=1.0, tokens=0, delta_norm=float("nan")).to_row()
+    assert row["delta_norm"] is None
+    json.loads(json.dumps(row), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))

@@ -71,7 +71,8 @@ class StepInfo:
             row.pop("val_loss")
             row.pop("val_accuracy")
         row.update(extra)
-        return row
+        # Strict JSON has no NaN/inf: a non-finite value (a diverged step) is written as null.
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
 
 
 def lr_at(step: int, train_cfg: dict, total_steps: int | None = None) -> float:
