@@ -13,8 +13,8 @@ def test_defaults_filled_from_schema():
 
 
 def test_partial_section_keeps_other_defaults():
-    cfg = validate({"train": {"steps": 77}})
-    assert cfg["train"]["steps"] == 77 and cfg["train"]["batch_size"] == 16
+    cfg = validate({"train": {"steps": 777}})
+    assert cfg["train"]["steps"] == 777 and cfg["train"]["batch_size"] == 16
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,8 @@ def test_partial_section_keeps_other_defaults():
         ({"data": {"source": "ftp://x"}}, "data.source"),
         ({"data": {"vocab_size": 100}}, "data.vocab_size"),
         ({"model": {"d_model": 30, "n_head": 4}}, "model.d_model"),
+        # 2 cycles of Predict 20 + Correct 5 do not fit in the 27 steps after the default warmup
+        ({"train": {"steps": 77}}, "arms.hybrid_r50.prediction_ratio"),
         ({"train": {"steps": 20, "warmup_steps": 20}}, "train.warmup_steps"),
         ({"data": {"source": "local:/no/such/file.txt"}}, "data.source"),
         ({"arms": {"hybrid": {"kind": "conventional"}}}, "arms"),

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from predictive_training import config as config_mod
 from predictive_training.config import ConfigError, load, validate
+from predictive_training.phase_plan import PhasePlan
 from predictive_training.data.prepare import TokenData, cloze_items, prepare
 from predictive_training.data.sources import load_documents
 from predictive_training.data.synthetic import generate_stories
@@ -212,7 +213,24 @@ VALID = st.fixed_dictionaries(
             max_size=3,
         ).map(lambda arms: {**arms, "baseline": {"kind": "conventional"}}),
     },
-)
+).filter(lambda cfg: _plans_fit(cfg))
+
+
+def _plans_fit(cfg: dict) -> bool:
+    """The cross-key rule on arms: every hybrid-like arm's phase plan fits in the step budget."""
+    props = SCHEMA["properties"]
+    train = {"steps": props["train"]["properties"]["steps"]["default"],
+             "warmup_steps": props["train"]["properties"]["warmup_steps"]["default"], **cfg.get("train", {})}
+    hyb = props["hybrid"]["properties"]
+    for arm in cfg.get("arms", props["arms"]["default"]).values():
+        if arm["kind"] == "conventional":
+            continue
+        try:
+            PhasePlan(arm["prediction_ratio"], hyb["horizon"]["default"], hyb["correct_steps"]["default"],
+                      train["steps"], train["warmup_steps"])
+        except ValueError:
+            return False
+    return True
 
 
 def key_paths(node, max_depth: int = 40):

@@ -26,7 +26,6 @@ from predictive_training.hybrid import (
     PhasePlan,
     PredictedPhase,
     RepeatPredictor,
-    nominal_phases,
 )
 from predictive_training.recording import make_trainer, run_training
 from predictive_training.training import Observer, lr_at
@@ -121,17 +120,28 @@ def _predict_runs(rows) -> list[tuple[int, int]]:
 
 
 def test_phase_plan_known_answers():
-    assert PhasePlan(0.5, 5, 2).full_real == pytest.approx(3.0)  # 5 * 0.5 / 0.5 - 2
-    assert PhasePlan(0.25, 20, 5).full_real == pytest.approx(55.0)  # 20 * 0.75 / 0.25 - 5
-    plan = PhasePlan(0.4, 5, 2)  # F = 5 * 0.6 / 0.4 - 2 = 5.5: lengths alternate 6, 5, 6, 5
-    assert [plan.full_len(k) for k in range(4)] == [6, 5, 6, 5]
-    phases = nominal_phases(PhasePlan(0.5, 5, 2), 40, 5)
-    # warmup 5, then cycles of 3 Full + 5 Predict + 2 Correct at 5, 15, 25; 35..39 too short: Full
-    assert phases[:5] == ["warmup"] * 5
-    assert phases[5:15] == ["full"] * 3 + ["predict"] * 5 + ["correct"] * 2
-    assert phases.count("predict") == 15 and phases[35:] == ["full"] * 5
-    with pytest.raises(ValueError, match="prediction_ratio"):
-        PhasePlan(0.8, 5, 2)  # needs F = -0.75 < 0
+    # prediction_ratio is the share of the WHOLE budget: T=1000, W=50, Y=20, C=5, r=0.5 gives
+    # n = 25 cycles and G = 950 - 25 * 25 = 325 Full steps over 26 gaps (12.5 each: 13, 12, 13, ...)
+    plan = PhasePlan(0.5, 20, 5, 1000, 50)
+    assert (plan.cycles, plan.full_total, plan.predict_steps, plan.backward_passes) == (25, 325, 500, 500)
+    assert [plan.full_len(k) for k in range(4)] == [13, 12, 13, 12]
+    assert sum(plan.full_len(k) for k in range(26)) == 325
+    phases = plan.phases()
+    assert len(phases) == 1000 and phases.count("predict") == 500 and phases.count("correct") == 125
+    # r T / Y = 12.5 rounds down: 12 cycles, nominal share 0.24 (reported beside the requested 0.25)
+    assert PhasePlan(0.25, 20, 5, 1000, 50).predict_steps == 240
+    assert PhasePlan(0.0, 20, 5, 1000, 50).phases() == ["warmup"] * 50 + ["full"] * 950
+    # T=40, W=5, Y=5, C=2, r=0.5: 4 cycles, G = 35 - 28 = 7 Full steps over 5 gaps: 1, 2, 1, 2, 1
+    small = PhasePlan(0.5, 5, 2, 40, 5)
+    assert [small.full_len(k) for k in range(5)] == [1, 2, 1, 2, 1]
+    assert small.phases()[:15] == ["warmup"] * 5 + ["full"] + ["predict"] * 5 + ["correct"] * 2 + ["full"] * 2
+    with pytest.raises(ValueError, match="prediction_ratio 0.8 is not reachable"):
+        PhasePlan(0.8, 5, 2, 40, 5)  # 6 cycles of 7 steps > 35
+
+
+def test_an_unreachable_ratio_is_a_config_error_naming_the_arm(tiny_cfg):
+    with pytest.raises(config_mod.ConfigError, match=r"arms\.arm\.prediction_ratio.*not reachable"):
+        _cfg(tiny_cfg, ratio=0.8)
 
 
 # --- the Predict phase -----------------------------------------------------------------------
@@ -162,10 +172,10 @@ def test_a_predict_phase_costs_one_rollout_not_y(tiny_cfg, tiny_data):
     tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p))
     summary = tr.run()
     runs = _predict_runs(cap.rows)
-    assert len(runs) == 3
+    assert len(runs) == 4
     assert tr.predictor.calls == [Y] * len(runs)  # one Y-step call per phase, no 1-step calls
-    assert summary["predict_steps"] == 3 * Y == sum(r["phase"] == "predict" for r in cap.rows)
-    assert summary["rollouts"] == 3
+    assert summary["predict_steps"] == 4 * Y == sum(r["phase"] == "predict" for r in cap.rows)
+    assert summary["rollouts"] == 4
 
 
 def test_backward_passes_follow_the_plan(tiny_cfg, tiny_data):
@@ -173,13 +183,13 @@ def test_backward_passes_follow_the_plan(tiny_cfg, tiny_data):
     tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p))
     summary = tr.run()
     T, W = cfg["train"]["steps"], cfg["train"]["warmup_steps"]
-    plan = nominal_phases(PhasePlan(0.5, Y, C), T, W)
+    plan = PhasePlan(0.5, Y, C, T, W).phases()
     assert [r["phase"] for r in cap.rows] == plan
     n_backward = sum(r["backward"] for r in cap.rows)
-    assert n_backward == T - plan.count("predict") == summary["backward_passes"] == 25
+    assert n_backward == T - plan.count("predict") == summary["backward_passes"] == 20
     assert [r["backward"] for r in cap.rows] == [p != "predict" for p in plan]
-    assert summary["prediction_ratio_achieved"] == pytest.approx(15 / 40)
-    assert summary["prediction_ratio_achieved_after_warmup"] == pytest.approx(15 / 35)
+    assert summary["prediction_ratio_achieved"] == pytest.approx(20 / 40) == summary["prediction_ratio_nominal"]
+    assert summary["prediction_ratio_achieved_after_warmup"] == pytest.approx(20 / 35)
     assert tr.predictor.observed == n_backward  # every real step, and only those, is observed
 
 
@@ -220,12 +230,45 @@ def test_corrector_known_answer_per_layer_scales():
     assert len(calls) == 1 + 3 * 3  # loss_before + 3 scales for each group with a non-zero delta
 
 
+def test_corrector_with_one_trial_learns_each_groups_scale():
+    # the same quadratic loss, searched again and again with ONE candidate per group: a candidate
+    # that fails loses rank, so each group reaches its best scale and then keeps trying it first
+    g = torch.Generator().manual_seed(1)
+    names = ["tok_emb.weight", "blocks.0.w", "blocks.1.w"]
+    delta = {n: torch.randn(4, 3, generator=g) for n in names}
+    best = {"embed": 0.5, "blocks.0": 0.0, "blocks.1": 1.5}
+    groups = layer_groups(names)
+    target = {n: best[gname] * delta[n] for gname, ns in groups.items() for n in ns}
+    search = LayerwiseLineSearch(groups, (0.0, 0.5, 1.5), trials=1)
+    calls = []
+    chosen = []
+    for _ in range(6):
+        params = {n: delta[n].clone() for n in names}
+
+        def loss_fn():
+            calls.append(1)
+            return float(sum(((params[n] - target[n]) ** 2).sum() for n in names))
+
+        corr = search.correct(params, delta, loss_fn, loss_before=loss_fn())
+        assert corr.forward_passes == 3  # one trial for each of the 3 groups
+        assert all(len(v["losses"]) == 2 for v in corr.per_layer.values())  # scale 1 and the one trial
+        chosen.append({gname: v["scale"] for gname, v in corr.per_layer.items()})
+    assert chosen[-1] == best and chosen[-2] == best  # learned, and kept
+    assert chosen[0]["blocks.1"] == 1.0  # the first trial (0.0) made blocks.1 worse: no correction
+    assert search.ranking("blocks.1")[0] == 1.5 and search.ranking("blocks.0")[0] == 0.0
+    clone = LayerwiseLineSearch(groups, (0.0, 0.5, 1.5), trials=1)
+    clone.load_state_dict(search.state_dict())
+    assert clone.record == search.record
+    with pytest.raises(ValueError, match="trials"):
+        LayerwiseLineSearch(groups, (0.0, 0.5), trials=0)
+
+
 def test_trainer_logs_non_empty_corrections(tiny_cfg, tiny_data):
     cfg = _cfg(tiny_cfg)
     tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p, scale=3e-3))
     tr.run()
     events = [e for e in cap.events if e["event"] == "correction"]
-    assert len(events) == 3
+    assert len(events) == 4
     groups = set(layer_groups(tr.params))
     for e in events:
         assert set(e["per_layer"]) == groups
@@ -245,7 +288,7 @@ def test_skip_arm_applies_no_weight_change(tiny_cfg, tiny_data):
     assert isinstance(tr, HybridTrainer) and tr.predictor.name == "skip"
     tr.run()
     runs = _predict_runs(cap.rows)
-    assert len(runs) == 3
+    assert len(runs) == 4
     for first, last in runs:
         for n in tr.params:
             assert torch.equal(cap.weights[first - 1][n], cap.weights[last][n])
@@ -267,10 +310,10 @@ def test_matched_arm_compresses_the_schedule(tiny_cfg, tiny_data):
     tr, cap = _trainer(cfg, tiny_data)
     assert isinstance(tr, MatchedTrainer)
     summary = tr.run()
-    assert summary["steps"] == len(cap.rows) == 25 == summary["backward_passes"]  # 40 - 15 predicted
+    assert summary["steps"] == len(cap.rows) == 20 == summary["backward_passes"]  # 40 - 20 predicted
     assert summary["budget_steps"] == 40
-    assert cap.rows[-1]["lr"] == pytest.approx(lr_at(24, {**cfg["train"], "steps": 25}))
-    assert cap.rows[-1]["lr"] < lr_at(24, cfg["train"])  # the cosine ends at step 25, not 40
+    assert cap.rows[-1]["lr"] == pytest.approx(lr_at(19, {**cfg["train"], "steps": 20}))
+    assert cap.rows[-1]["lr"] < lr_at(19, cfg["train"])  # the cosine ends at step 20, not 40
 
 
 # --- gate and guard --------------------------------------------------------------------------
@@ -283,11 +326,11 @@ def test_confidence_gate_blocks_uncertain_predictions(tiny_cfg, tiny_data):
     summary = tr.run()
     assert summary["predict_steps"] == 0 and summary["backward_passes"] == 40
     gates = [e for e in cap.events if e["event"] == "gate"]
-    assert len(gates) == 3 and all(e["decision"] == "full" for e in gates)
+    assert len(gates) == 4 and all(e["decision"] == "full" for e in gates)
     assert all(e["reason"] == "uncertainty_above_threshold" for e in gates)
     # the same run below the threshold predicts
     tr2, _ = _trainer(cfg, tiny_data, lambda p: Spy(p, uncertainty=0.5))
-    assert tr2.run()["predict_steps"] == 15
+    assert tr2.run()["predict_steps"] == 20
 
 
 @pytest.mark.parametrize("poison", ["nan", "huge"])

@@ -2,10 +2,11 @@
 ``metrics.jsonl``, ``events.jsonl``, summary, snapshots and records as an uninterrupted one,
 apart from timings and ``summary.resumed_from``; damaged checkpoints are detected and skipped.
 
-Tiny-config schedule used below (hybrid arm, Y = 5, C = 2, warmup 5, 40 steps): warmup 0-4;
-cycle k at 5 + 10k: Full 3 steps, Predict 5 (8-12, 18-22, 28-32), Correct 2 (13-14, 23-24,
-33-34); 35-39 Full. With ``checkpoint_every = 3`` checkpoints fall due after 3, 6, 9, ... steps;
-one due inside a Predict phase is taken after the first Correct step (14, 24, 34).
+Tiny-config schedule used below (hybrid arm, prediction_ratio 0.375, Y = 5, C = 2, warmup 5,
+40 steps: 3 cycles, 14 Full steps in gaps of 4, 3, 4, 3): warmup 0-4; Full 5-8, Predict 9-13,
+Correct 14-15; Full 16-18, Predict 19-23, Correct 24-25; Full 26-29, Predict 30-34, Correct
+35-36; Full 37-39. With ``checkpoint_every = 3`` checkpoints fall due after 3, 6, 9, ... steps;
+one due inside a Predict phase is taken after the first Correct step (14, 24, 35).
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def _one_thread():
 
 def _cfg(every: int = 3, **hybrid) -> dict:
     cfg = copy.deepcopy(TINY)
-    cfg["arms"] = {"baseline": {"kind": "conventional"}, "arm": {"kind": "hybrid", "prediction_ratio": 0.5},
-                   "rep": {"kind": "repeat", "prediction_ratio": 0.5},
-                   "matched": {"kind": "matched", "prediction_ratio": 0.5}}
+    cfg["arms"] = {"baseline": {"kind": "conventional"}, "arm": {"kind": "hybrid", "prediction_ratio": 0.375},
+                   "rep": {"kind": "repeat", "prediction_ratio": 0.375},
+                   "matched": {"kind": "matched", "prediction_ratio": 0.375}}
     cfg["hybrid"] = {"horizon": 5, "correct_steps": 2, "rssm": TINY_RSSM, **hybrid}
     cfg = config_mod.validate(cfg)
     # train.checkpoint_every is read with a default; set after validation (schema key added separately)
@@ -136,11 +137,11 @@ def reference(tmp_path_factory, tiny_data):
     ("baseline", [4], [3]),
     ("baseline", [20], [18]),
     ("arm", [4], [3]),            # warmup
-    ("arm", [10], [6]),           # inside Predict 8-12: back to the checkpoint before it
-    ("arm", [14], [14]),          # inside Correct 13-14: the checkpoint due at 12 was taken after step 13
-    ("arm", [33], [27]),          # first Correct step of cycle 2: back into the Full phase before Predict
-    ("arm", [39], [39]),          # the Full tail (no room for another cycle)
-    ("arm", [10, 30], [6, 27]),   # two crashes, both inside Predict phases
+    ("arm", [11], [9]),           # inside Predict 9-13: back to the checkpoint before it
+    ("arm", [15], [15]),          # inside Correct 14-15: the checkpoint due at 12 was taken after step 14
+    ("arm", [35], [30]),          # first Correct step of cycle 2: back to the end of the Full phase before Predict
+    ("arm", [39], [39]),          # the Full tail (after the last cycle)
+    ("arm", [11, 32], [9, 30]),   # two crashes, both inside Predict phases
     ("rep", [20], [18]),          # repeat control: its window and running sum are restored
     ("matched", [12], [12]),
 ])
@@ -295,12 +296,13 @@ arms:
   baseline: {kind: conventional}
   hybrid_r50: {kind: hybrid, prediction_ratio: 0.5}
 """
-# hybrid_r50 schedule: warmup 0-9; cycle k at 10 + 20k: Full 7, Predict 10 (57-66, 77-86, 97-106),
-# Correct 3 (87-89, 107-109). Checkpoints every 10 steps; one due inside a Predict phase is taken
-# after the first Correct step: after 10, 28, 30, 48, 50, 68, 70, 88, 90, 108, 110, 128, 130, 148.
-CKPTS = [10, 28, 30, 48, 50, 68, 70, 88, 90, 108, 110, 128, 130, 148]
-# (rows on disk that trigger the kill, tried in turn until one kill lands in the phase; the phase)
-KILLS = [([59, 79, 99], "predict"), ([89, 109], "correct"), ([113], "full")]
+# hybrid_r50 schedule (7 cycles, 49 Full steps in gaps of 6 or 7): warmup 0-9; Full 10-15, Predict
+# 16-25, Correct 26-28; ... Predict 54-63, Correct 64-66; Full 67-73, Predict 74-83, Correct 84-86;
+# Full 87-92, Predict 93-102, Correct 103-105; Full 106-111, Predict 112-121, Correct 122-124; Full
+# 125-130, Predict 131-140, Correct 141-143; Full 144-149 (every cycle predicts). Checkpoints every 10
+# steps; one due inside a Predict phase is taken after the first Correct step.
+CKPTS = [10, 27, 30, 46, 50, 65, 70, 85, 90, 104, 110, 123, 130, 142]
+KILLS = [([57, 77, 96], "predict"), ([85, 104, 123], "correct"), ([108], "full")]
 
 
 def _snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -18,6 +18,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .phase_plan import PhasePlan
+
 
 class ConfigError(ValueError):
     """A study config that cannot be run; the message names the key or file."""
@@ -176,6 +178,15 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
             raise ConfigError(f"config key 'data.source': local file or folder not found: {path}")
     if "baseline" not in cfg["arms"]:
         raise ConfigError("config key 'arms': the 'baseline' arm is required (every comparison is against it)")
+    hybrid = cfg["hybrid"]
+    for name, arm in cfg["arms"].items():
+        if arm["kind"] == "conventional":
+            continue
+        try:  # the arm's phase plan must fit in the step budget
+            PhasePlan(arm["prediction_ratio"], hybrid["horizon"], hybrid["correct_steps"], train["steps"],
+                      train["warmup_steps"])
+        except ValueError as exc:
+            raise ConfigError(f"config key 'arms.{name}.prediction_ratio': {exc}") from exc
 
 
 def local_path(source: str, base_dir: str | os.PathLike | None = None) -> Path:

@@ -3,19 +3,28 @@
 After a Predict phase has added the predicted aggregate delta ``d`` to the weights, the
 corrector asks, for every layer group ``g`` (a transformer block, the embeddings, the final
 norm), how much of ``d_g`` should have been applied: it evaluates a held-aside loss (forward
-passes only, no backward) with the group's share of the delta rescaled to ``s * d_g`` for each
-``s`` in ``scales`` (``s = 1`` is the state left by the Predict phase and is already measured),
+passes only, no backward) with the group's share of the delta rescaled to ``s * d_g`` for
+candidate scales ``s`` (``s = 1`` is the state left by the Predict phase and is already measured),
 keeps the best scale ``s*_g``, and moves on to the next group with the earlier choices in place
 (one pass of coordinate descent). The correction applied to every tensor of the group is
 ``(s*_g - 1) * d_g``; the weights end at ``theta_before_predict + s*_g * d_g``.
 
+Which candidates are evaluated: ``trials`` per group (all of ``scales`` when ``trials`` is None),
+the ones that have done best for this group so far. Every group keeps, per candidate, how often
+it was evaluated and how often it was chosen, and ranks the candidates by their smoothed success
+rate ``(chosen + 1) / (evaluated + 2)`` (ties: the order of ``scales``). This is the residual
+model learned online: the predictor's per-layer errors are systematic (a dynamics model that
+undershoots a block's step length keeps undershooting it), so after a few cycles the single
+trial per group is usually the scale that helps, at ``trials`` forward passes per group instead
+of ``len(scales)``. A candidate that fails loses rank, so the others are tried in turn.
+
 Why a line search on the predicted delta: the direction of a predicted delta comes from recent
 real updates, its length per layer is the least reliable part of the prediction, and a
-one-dimensional search per layer is cheap (``len(scales)`` forward passes per group) and can only
-lower the held-aside loss relative to ``s = 1`` (ties keep ``s = 1``: no correction without
-evidence). Groups whose delta is zero (e.g. the ``skip`` control arm) cost no forward pass and
-get scale 1 with a zero correction, but they are still listed, so a correction result is never
-empty (the original system's corrector always returned ``None``).
+one-dimensional search per layer is cheap and can only lower the held-aside loss relative to
+``s = 1`` (ties keep ``s = 1``: no correction without evidence). Groups whose delta is zero (e.g.
+the ``skip`` control arm) cost no forward pass and get scale 1 with a zero correction, but they
+are still listed, so a correction result is never empty (the original system's corrector always
+returned ``None``).
 
 Units: losses in nats per token; norms are L2 norms in parameter units.
 """
@@ -86,16 +95,30 @@ class LayerwiseLineSearch:
         groups: ``group -> [parameter names]`` (see :func:`layer_groups`).
         scales: candidate multiples of the predicted delta besides 1 (e.g. ``(0, 0.5, 1.5)``); each
             finite and >= 0.
+        trials: candidates evaluated per group and search, the most successful first (see the
+            module docstring); None: all of them.
     """
 
-    def __init__(self, groups: Mapping[str, Sequence[str]], scales: Sequence[float] = (0.0, 0.5, 1.5)):
+    def __init__(self, groups: Mapping[str, Sequence[str]], scales: Sequence[float] = (0.0, 0.5, 1.5),
+                 trials: int | None = None):
         if not groups or any(not v for v in groups.values()):
             raise ValueError("groups must be a non-empty mapping of non-empty name lists")
         scales = [float(s) for s in scales]
         if not scales or any(not math.isfinite(s) or s < 0 for s in scales):
             raise ValueError(f"scales must be a non-empty list of finite numbers >= 0, got {scales}")
+        if trials is not None and (isinstance(trials, bool) or int(trials) != trials or trials < 1):
+            raise ValueError(f"trials must be a positive integer or None, got {trials!r}")
         self.groups = {g: list(v) for g, v in groups.items()}
-        self.scales = sorted(set(scales) - {1.0})
+        self.scales = sorted(set(scales) - {1.0})  # [1.0] alone: no candidate, the search is a no-op
+        self.trials = len(self.scales) if trials is None else min(int(trials), len(self.scales))
+        # group -> [[evaluated, chosen] per candidate]: the online record that ranks the candidates
+        self.record = {g: [[0, 0] for _ in self.scales] for g in self.groups}
+
+    def ranking(self, group: str) -> list[float]:
+        """The candidates of ``group``, best smoothed success rate first (ties: ``scales`` order)."""
+        rec = self.record[group]
+        order = sorted(range(len(self.scales)), key=lambda i: (-(rec[i][1] + 1) / (rec[i][0] + 2), i))
+        return [self.scales[i] for i in order]
 
     @torch.no_grad()
     def correct(self, params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor],
@@ -124,14 +147,17 @@ class LayerwiseLineSearch:
             best_s, best = 1.0, current
             if d_norm > 0:
                 saved = {n: params[n].detach().clone() for n in members}  # the scale-1 state, exactly
-                for s in self.scales:
+                for s in self.ranking(g)[: self.trials]:
                     _set(params, saved, delta, members, s - 1.0)  # theta_g = theta_before + s d_g
                     val = _finite_or_inf(float(loss_fn()))
                     passes += 1
                     losses[str(s)] = val
+                    self.record[g][self.scales.index(s)][0] += 1
                     if val < best:  # strict: a tie keeps s = 1 (no correction without evidence)
                         best_s, best = s, val
                 _set(params, saved, delta, members, best_s - 1.0)
+                if best_s != 1.0:
+                    self.record[g][self.scales.index(best_s)][1] += 1
                 current = best
             for n in members:
                 corrections[n] = (best_s - 1.0) * delta[n].detach().clone()
@@ -139,6 +165,14 @@ class LayerwiseLineSearch:
                             "losses": {k: _json_float(v) for k, v in losses.items()}}
         return Correction(loss_before=float(loss_before), loss_after_search=_json_float(current),
                           per_layer=per_layer, corrections=corrections, forward_passes=passes)
+
+    def state_dict(self) -> dict:
+        return {"scales": list(self.scales), "record": {g: [list(r) for r in rec] for g, rec in self.record.items()}}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        if list(state["scales"]) != self.scales or set(state["record"]) != set(self.groups):
+            raise ValueError("corrector state was saved with other scales or layer groups")
+        self.record = {g: [[int(a), int(b)] for a, b in rec] for g, rec in state["record"].items()}
 
 
 def _set(params, saved, delta, members, factor: float) -> None:

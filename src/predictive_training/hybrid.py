@@ -2,21 +2,17 @@
 
 Phase schedule
 --------------
-Warmup runs the first ``train.warmup_steps`` steps conventionally. After it the run is a
-sequence of cycles ``[Full F_k][Predict Y][Correct C]`` with ``Y = hybrid.horizon`` and
-``C = hybrid.correct_steps``. For a requested prediction ratio ``r`` (the share of the steps
-AFTER warmup spent in Predict) the Full length solves ``Y / (F + Y + C) = r``:
-
-    F = Y (1 - r) / r - C            (a real number; r = 0 means no Predict phase at all)
-
-and cycle ``k`` (0-based) gets ``F_k = round((k + 1) F) - round(k F)`` Full steps (round half
-up), so the Full lengths average exactly ``F`` even when it is not an integer. A ratio that would
-need ``F < 0`` (``r > Y / (Y + C)``) is a ValueError. A Predict phase starts only when at least
-``Y + C`` steps are left, so every Predict phase is followed by its Correct phase; the tail of
-the budget that is too short for one runs Full. The nominal plan (:func:`nominal_phases`) is
-what the run does when neither the gate nor the guard fires; the realised share is reported
-beside the requested one in ``summary.json`` (``prediction_ratio_achieved`` over the whole
-budget, as for every arm, and ``prediction_ratio_achieved_after_warmup``).
+Warmup runs the first ``train.warmup_steps`` steps conventionally. The rest of the budget follows
+:class:`~predictive_training.phase_plan.PhasePlan`: ``prediction_ratio`` is the share of the WHOLE
+step budget ``T`` spent in Predict, so the plan has ``n`` (the nearest integer to ``r T / Y``)
+cycles ``[Full F_k][Predict Y][Correct C]`` (``Y = hybrid.horizon``, ``C = hybrid.correct_steps``)
+and a Full tail, the Full steps spread evenly over the ``n + 1`` gaps. A Predict phase starts only
+when at least ``Y + C`` steps are left, so every Predict phase is followed by its Correct phase
+(a guard fallback adds Full steps, and the cycles that no longer fit run Full). The nominal plan
+(:meth:`PhasePlan.phases`) is what the run does when neither the gate nor the guard fires; the
+realised share is reported beside the requested one in ``summary.json``
+(``prediction_ratio_achieved`` over the whole budget, as for every arm,
+``prediction_ratio_nominal`` of the plan, and ``prediction_ratio_achieved_after_warmup``).
 
 Predict phase
 -------------
@@ -46,7 +42,8 @@ batch the search was tuned on. A held-aside loss is the mean loss of ``hybrid.co
 skipped Predict batches (training data no gradient was computed on), forward only. The probe
 loss right after the phase is ``loss_before``; the divergence guard checks it; then the corrector
 (:class:`~predictive_training.corrector.LayerwiseLineSearch`) rescales the predicted delta per
-layer group on the search batches; then ``C`` real optimisation steps (phase ``correct``); then
+layer group on the search batches (``hybrid.corrector.trials`` candidate scales per group, one
+forward pass each, the candidates that have helped that group most so far first); then ``C`` real optimisation steps (phase ``correct``); then
 the probe loss is measured again: ``loss_after``. Both, the per-layer corrections (group -> scale
 and norm) and the search's own losses (``search_loss_before``, ``loss_after_search``) go to a
 ``correction`` event.
@@ -108,11 +105,11 @@ import torch
 
 from .corrector import LayerwiseLineSearch, layer_groups
 from .data.prepare import TokenData
+from .phase_plan import PhasePlan
 from .training import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
 
 __all__ = [
     "PhasePlan",
-    "nominal_phases",
     "Observation",
     "PredictedPhase",
     "Predictor",
@@ -129,66 +126,6 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 # the phase plan
 # ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PhasePlan:
-    """Cycle lengths for a prediction ratio (see the module docstring for the formula).
-
-    ratio: requested share of the post-warmup steps in Predict, in [0, Y / (Y + C)].
-    horizon: Y, steps per Predict phase (>= 1). correct: C, steps per Correct phase (>= 0).
-    """
-
-    ratio: float
-    horizon: int
-    correct: int
-
-    def __post_init__(self):
-        if isinstance(self.horizon, bool) or int(self.horizon) != self.horizon or self.horizon < 1:
-            raise ValueError(f"hybrid.horizon must be a positive integer, got {self.horizon!r}")
-        if isinstance(self.correct, bool) or int(self.correct) != self.correct or self.correct < 0:
-            raise ValueError(f"hybrid.correct_steps must be an integer >= 0, got {self.correct!r}")
-        if not (0.0 <= self.ratio < 1.0):
-            raise ValueError(f"prediction_ratio must be in [0, 1), got {self.ratio}")
-        if self.ratio > 0 and self.full_real < 0:
-            raise ValueError(
-                f"prediction_ratio {self.ratio} is not reachable with hybrid.horizon={self.horizon} and "
-                f"hybrid.correct_steps={self.correct} (at most Y / (Y + C) = "
-                f"{self.horizon / (self.horizon + self.correct):.3f})")
-
-    @property
-    def full_real(self) -> float:
-        """F = Y (1 - r) / r - C (inf for r = 0)."""
-        if self.ratio == 0:
-            return math.inf
-        return self.horizon * (1.0 - self.ratio) / self.ratio - self.correct
-
-    def full_len(self, cycle: int) -> int:
-        """Full steps of cycle ``cycle`` (0-based): round((k + 1) F) - round(k F)."""
-        f = self.full_real
-        if math.isinf(f):
-            raise ValueError("a plan with prediction_ratio 0 has no cycles")
-        return math.floor((cycle + 1) * f + 0.5) - math.floor(cycle * f + 0.5)
-
-
-def nominal_phases(plan: PhasePlan, total_steps: int, warmup_steps: int) -> list[str]:
-    """The phase (``warmup|full|predict|correct``) of every step when neither gate nor guard fires."""
-    if warmup_steps < 0 or total_steps <= warmup_steps:
-        raise ValueError(f"need 0 <= warmup_steps < total_steps, got {warmup_steps} and {total_steps}")
-    out = [Phase.WARMUP.value] * warmup_steps
-    if plan.ratio == 0:
-        return out + [Phase.FULL.value] * (total_steps - warmup_steps)
-    k = 0
-    while len(out) < total_steps:
-        out += [Phase.FULL.value] * min(plan.full_len(k), total_steps - len(out))
-        k += 1
-        if len(out) >= total_steps:
-            break
-        if total_steps - len(out) < plan.horizon + plan.correct:
-            out += [Phase.FULL.value] * (total_steps - len(out))
-            break
-        out += [Phase.PREDICT.value] * plan.horizon + [Phase.CORRECT.value] * plan.correct
-    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -454,9 +391,10 @@ class HybridTrainer(Trainer):
         if "prediction_ratio" not in arm_cfg:
             raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind {self.kind!r}")
         h = self.hcfg = cfg["hybrid"]
-        self.plan = PhasePlan(float(arm_cfg["prediction_ratio"]), int(h["horizon"]), int(h["correct_steps"]))
+        self.plan = _plan(cfg, arm)
         self.predictor = predictor or make_predictor(self.kind, self.model, self.params, h, seed)
-        self.corrector = LayerwiseLineSearch(layer_groups(self.params), h["corrector"]["scales"])
+        self.corrector = LayerwiseLineSearch(layer_groups(self.params), h["corrector"]["scales"],
+                                             h["corrector"]["trials"])
         self.n_search_batches = int(h["corrector"]["batches"])
         g = h["guard"]
         self.guard = DivergenceGuard(g["window"], g["spike_sigma"], g["grad_explosion_factor"])
@@ -585,6 +523,8 @@ class HybridTrainer(Trainer):
         """Cycle ``self.cycle``: Full, rollout and gate, Predict, Correct; from ``resume`` (a saved
         cursor) if given."""
         k, Y, C = self.cycle, self.plan.horizon, self.plan.correct
+        if resume is None and k >= self.plan.cycles:  # after the plan's last cycle: Full to the end
+            resume = {"unit": "cycle", "stage": "run", "left": self._total() - self.step}
         cur = resume or {"unit": "cycle", "stage": "full", "left": self.plan.full_len(k)}
         self._cursor = cur
         if cur["stage"] == "run":  # a gate-blocked cycle or the tail of the budget: Full steps only
@@ -722,7 +662,7 @@ class HybridTrainer(Trainer):
         if self._begin():
             self.emit({"event": "plan", "kind": self.kind, "prediction_ratio": self.plan.ratio,
                        "horizon": self.plan.horizon, "correct_steps": self.plan.correct,
-                       "full_steps_mean": self.plan.full_real if self.plan.ratio > 0 else None,
+                       "cycles": self.plan.cycles, "full_steps_mean": self.plan.full_mean,
                        "predictor": self.predictor.name})
         T, W = self._total(), self.train_cfg["warmup_steps"]
         while self.step < T:
@@ -757,14 +697,13 @@ class HybridTrainer(Trainer):
     def summary(self) -> dict:
         s = super().summary()
         T, W = self._total(), self.train_cfg["warmup_steps"]
-        nominal = nominal_phases(self.plan, T, W)
         s.update({
             "kind": self.kind,
             "prediction_ratio_achieved_after_warmup": self.predict_steps / (T - W),
-            "prediction_ratio_nominal": nominal.count(Phase.PREDICT.value) / T,
-            "plan": {"horizon": self.plan.horizon, "correct_steps": self.plan.correct,
-                     "full_steps_mean": self.plan.full_real if self.plan.ratio > 0 else None,
-                     "nominal_backward_passes": T - nominal.count(Phase.PREDICT.value)},
+            "prediction_ratio_nominal": self.plan.predict_steps / T,
+            "plan": {"horizon": self.plan.horizon, "correct_steps": self.plan.correct, "cycles": self.plan.cycles,
+                     "full_steps_mean": self.plan.full_mean,
+                     "nominal_backward_passes": self.plan.backward_passes},
             "cycles": self.cycle,
             "rollouts": self.n_rollouts,
             "gate_blocks": self.n_gate_blocks,
@@ -793,6 +732,7 @@ class HybridTrainer(Trainer):
             "guard": {"losses": list(self.guard.losses), "grad_norms": list(self.guard.grad_norms)},
             "overhead_s": dict(self.overhead_s),
             "predictor": self.predictor.state_dict(),
+            "corrector": self.corrector.state_dict(),
         }
         return state
 
@@ -817,6 +757,7 @@ class HybridTrainer(Trainer):
         self.guard.grad_norms.extend(h["guard"]["grad_norms"])
         self.overhead_s = dict(h["overhead_s"])
         self.predictor.load_state_dict(h["predictor"])
+        self.corrector.load_state_dict(h["corrector"])
 
 
 class MatchedTrainer(Trainer):
@@ -828,10 +769,7 @@ class MatchedTrainer(Trainer):
         if "prediction_ratio" not in arm_cfg:
             raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind 'matched'")
         tc = cfg["train"]
-        plan = PhasePlan(float(arm_cfg["prediction_ratio"]), int(cfg["hybrid"]["horizon"]),
-                         int(cfg["hybrid"]["correct_steps"]))
-        n = nominal_phases(plan, tc["steps"], tc["warmup_steps"]).count(Phase.PREDICT.value)
-        steps = tc["steps"] - n
+        steps = _plan(cfg, arm).backward_passes
         if steps <= tc["warmup_steps"]:
             raise ValueError(f"arms.{arm}: matched budget {steps} steps does not exceed train.warmup_steps")
         self.budget_steps = tc["steps"]
@@ -850,6 +788,16 @@ class MatchedTrainer(Trainer):
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
+
+
+def _plan(cfg: Mapping, arm: str) -> PhasePlan:
+    """The nominal plan of arm ``arm`` (a ValueError names ``arms.<arm>.prediction_ratio``)."""
+    h, tc = cfg["hybrid"], cfg["train"]
+    try:
+        return PhasePlan(float(cfg["arms"][arm]["prediction_ratio"]), int(h["horizon"]), int(h["correct_steps"]),
+                         int(tc["steps"]), int(tc["warmup_steps"]))
+    except ValueError as exc:
+        raise ValueError(f"config key 'arms.{arm}.prediction_ratio': {exc}") from exc
 
 
 def _check_delta(delta: Mapping[str, torch.Tensor], params: Mapping[str, torch.Tensor]) -> None:
