@@ -62,7 +62,8 @@ training losses (``k = hybrid.guard.spike_sigma``), or a gradient norm above
 ``hybrid.guard.grad_explosion_factor`` times their median, is a divergence: the weights and the
 AdamW state are restored from the snapshot taken before the last Predict phase and the next
 ``hybrid.guard.fallback_steps`` steps run Full before cycles resume (a ``guard`` event each time).
-Before the first Predict phase there is no snapshot; a divergence is then only logged.
+Before the first Predict phase there is no snapshot; a divergence then restores nothing, but it
+is logged and the Full fallback runs all the same (the loss was unstable: no Predict yet).
 
 Arms (``arms.<name>.kind``)
 ---------------------------
