@@ -29,3 +29,14 @@ def tiny_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "data"
     prepare(config_mod.validate(copy.deepcopy(TINY)), out)
     return out
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread, as in run_training (threads: 1): tiny models only lose from more."""
+    import torch
+
+    have = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(have)

@@ -36,13 +36,7 @@ TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "b
              "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as in run_training (threads: 1): tiny models only lose from more."""
-    have = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(have)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(tiny_cfg, kind="hybrid", ratio=0.5, **train):

@@ -39,12 +39,7 @@ TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "b
 TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "energy"}  # energy is metered, like time
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    have = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(have)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(every: int = 3, **hybrid) -> dict:
