@@ -2,7 +2,7 @@
 
 Builds GPT-2-like per-layer gradient tensors (~1e8 parameters in total), fills them with fresh
 random numbers each step (a stand-in for ``p.grad``), sketches them with
-:class:`predictive_training.sketch.GradientSketch` via ``project_chunks`` and reports
+:class:`predictive_training.records.sketch.GradientSketch` via ``project_chunks`` and reports
 
 * the memory held by the sketch (its hash tables) and the process's resident memory after
   every step (it must not grow with the number of steps) and at its peak;
@@ -24,7 +24,7 @@ import time
 import torch
 from torch import nn
 
-from predictive_training.sketch import GradientSketch
+from predictive_training.records.sketch import GradientSketch
 
 
 def _rss_bytes() -> int:

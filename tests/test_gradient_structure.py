@@ -13,12 +13,11 @@ from predictive_training.gradient_structure import (
     autocorrelation_test,
     lagged_cosines,
     pca_spectrum,
-    read_records,
     run_experiment1,
     window_pca,
-    write_records,
 )
-from predictive_training.sketch import GradientSketch
+from predictive_training.records.gradients import read_records, write_records
+from predictive_training.records.sketch import GradientSketch
 
 
 def _ar_stream(T, D, rho, seed):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
 
-from predictive_training.integrity import (
+from predictive_training.records.integrity import (
     MANIFEST,
     IntegrityError,
     load_safetensors_checked,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from predictive_training.sketch import GradientSketch
+from predictive_training.records.sketch import GradientSketch
 
 
 def _randn(n, seed):

@@ -94,7 +94,7 @@ def test_snapshots_reload_into_identical_model(runs, tiny_data):
 
 
 def test_gradient_records_exact(runs):
-    from predictive_training.gradient_structure import read_records
+    from predictive_training.records.gradients import read_records
 
     cfg, d = runs
     rec = read_records(d["a"] / "snapshots" / "gradients.safetensors")
@@ -120,7 +120,7 @@ def test_lr_schedule_warmup_then_cosine():
 
 
 def test_tensor_norms_recorded_per_parameter(runs):
-    from predictive_training.recording import read_tensor_norms
+    from predictive_training.records.tensor_norms import read_tensor_norms
 
     cfg, d = runs
     tn = read_tensor_norms(d["a"] / "snapshots" / "tensor_norms.safetensors")

@@ -51,18 +51,7 @@ from typing import Any
 
 import torch
 
-try:  # checksums and the error type are shared with the results-integrity module
-    from .integrity import IntegrityError, sha256_file
-except ImportError:  # pragma: no cover - integrity.py is written in parallel
-    class IntegrityError(ValueError):
-        """A results file is missing, truncated or corrupted; the message names the file."""
-
-    def sha256_file(path, chunk_size: int = 1 << 20) -> str:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(chunk_size):
-                digest.update(chunk)
-        return digest.hexdigest()
+from .records.integrity import IntegrityError, sha256_file  # checksums shared with the results
 
 log = logging.getLogger(__name__)
 

@@ -62,8 +62,10 @@ import torch
 
 from . import predictors as P
 from .experiments import log_config, write_log
-from .integrity import load_safetensors_checked
-from .recording import read_tensor_norms
+from .records.jsonl import read_metrics
+from .records.snapshots import load_snapshots
+from .records.tensor_norms import FILENAME as TENSOR_NORMS
+from .records.tensor_norms import read_tensor_norms
 from .rssm import RSSMConfig, RSSMLite, step_features
 
 __all__ = ["load_run_features", "smooth_centred", "run_exp2", "run_exp3", "exp2_results", "exp3_results"]
@@ -97,8 +99,8 @@ def load_run_features(run_dir: str | Path) -> dict:
     Only steps with a backward pass (every step of a conventional run) are kept.
     """
     run_dir = Path(run_dir)
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    norms_path = run_dir / "snapshots" / "tensor_norms.safetensors"
+    rows = read_metrics(run_dir)
+    norms_path = run_dir / "snapshots" / TENSOR_NORMS
     if not norms_path.exists():
         raise FileNotFoundError(f"{norms_path} is missing: Experiments 2 and 3 need the per-tensor norms "
                                 "(rerun the training with the current recorder)")
@@ -276,9 +278,7 @@ def _n_params(run_dir: Path) -> int | None:
 
 
 def _snapshots(run_dir: Path) -> list[tuple[int, dict[str, torch.Tensor]]]:
-    files = sorted((run_dir / "snapshots").glob("step*.safetensors"))
-    snaps = [(int(f.stem[4:]), load_safetensors_checked(f)) for f in files]  # sha256 manifest checked
-    snaps.sort(key=lambda t: t[0])
+    snaps = load_snapshots(run_dir / "snapshots")  # sha256 manifest checked
     if len(snaps) < 3:
         raise ValueError(f"{run_dir}/snapshots holds {len(snaps)} weight snapshots; Experiment 3 needs >= 3")
     return snaps

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from pathlib import Path
 
 from .io import write_json
+from .records.jsonl import read_events, read_metrics
 
 EXPERIMENTS = {
     1: ("exp1_gradient_structure", "H1", "gradient structure"),
@@ -109,11 +111,9 @@ def run_exp1(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path) ->
     return write_log(1, seed, log_config(cfg, summary["n_params"], record_mode=res["mode"]), res, out_path)
 
 
-def _time_to_target(metrics_path: Path, target: float) -> float | None:
+def _time_to_target(run_dir: Path, target: float) -> float | None:
     """Training wall-clock (s) at the first evaluation whose validation loss is <= ``target``."""
-    from .io import read_jsonl
-
-    for row in read_jsonl(metrics_path):
+    for row in read_metrics(run_dir):
         if row.get("val_loss") is not None and row["val_loss"] <= target:
             return row["wall_s"]
     return None
@@ -127,12 +127,10 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
     differences of accuracies; speedup = baseline wall-clock / arm wall-clock; time-to-target is the
     wall-clock at which the arm's validation loss first reaches the baseline's final one.
     """
-    from .io import read_jsonl
-
     run_dirs = {a: Path(d) for a, d in run_dirs.items()}
     summaries = {a: json.loads((d / "summary.json").read_text()) for a, d in run_dirs.items()}
     base = summaries["baseline"]
-    base_rows = [r for r in read_jsonl(run_dirs["baseline"] / "metrics.jsonl") if r.get("val_loss") is not None]
+    base_rows = [r for r in read_metrics(run_dirs["baseline"]) if r.get("val_loss") is not None]
     target = base_rows[-1]["val_loss"]
     arms = {}
     for arm, s in summaries.items():
@@ -148,7 +146,7 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
             "wall_s": s["wall_s"],
             "wall_ratio": s["wall_s"] / base["wall_s"],
             "speedup": base["wall_s"] / s["wall_s"],
-            "time_to_target_s": _time_to_target(run_dirs[arm] / "metrics.jsonl", target),
+            "time_to_target_s": _time_to_target(run_dirs[arm], target),
             "target_val_loss": target,
             "forward_passes": s["forward_passes"],
             "backward_passes": s["backward_passes"],
@@ -194,12 +192,8 @@ def run_exp5(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path, ar
     Divergences: guard events that restored the weights from before a Predict phase; guard events
     before any Predict phase (nothing to restore) are listed but not counted.
     """
-    import math
-
-    from .io import read_jsonl
-
     run_dir = Path(run_dir)
-    events = read_jsonl(run_dir / "events.jsonl")
+    events = read_events(run_dir)
     predicted = {e["cycle"]: e.get("predicted_loss_end") for e in events if e.get("event") == "prediction"}
     rows = []
     for e in events:

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .io import read_jsonl  # noqa: E402
+from .records.jsonl import read_metrics  # noqa: E402
+from .records.summary import runs_table  # noqa: E402
 
 ARM_COLORS = {
     "baseline": "#222222", "hybrid_r25": "#1f77b4", "hybrid_r50": "#d62728", "skip_r50": "#ff7f0e",
@@ -45,7 +46,7 @@ def loss_curves(runs: dict[str, dict[int, Path]], out_dir: Path):
     for arm, seeds in runs.items():
         curves = []
         for d in seeds.values():
-            rows = [r for r in read_jsonl(d / "metrics.jsonl") if "val_loss" in r]
+            rows = [r for r in read_metrics(d) if "val_loss" in r]
             curves.append(pd.Series({r["step"] + 1: r["val_loss"] for r in rows}))
         df = pd.concat(curves, axis=1).sort_index()
         for ax in axes:
@@ -230,7 +231,7 @@ def exp5_figures(logs: list[dict], out_dir: Path):
 
 def phase_timeline(run_dir: Path, out_dir: Path, label: str):
     """Phases and loss of one hybrid run, step by step."""
-    rows = read_jsonl(run_dir / "metrics.jsonl")
+    rows = read_metrics(run_dir)
     fig, ax = plt.subplots(figsize=(11, 3.6))
     steps = np.array([r["step"] for r in rows])
     for phase, color in PHASE_COLORS.items():
@@ -252,8 +253,6 @@ def phase_timeline(run_dir: Path, out_dir: Path, label: str):
 
 def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir: str | Path) -> list[tuple]:
     """Draw every figure whose inputs exist under ``results_dir``."""
-    from .summary import runs_table
-
     res, out = Path(results_dir), Path(out_dir)
     runs = {a: {s: res / f"runs/{a}/seed{s}" for s in seeds} for a in arms}
     figs = [loss_curves(runs, out)]

@@ -20,11 +20,8 @@ timings and ``summary.json``'s ``resumed_from``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import re
 import shutil
 import sys
 import time
@@ -32,79 +29,63 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from tqdm import tqdm
 
 from .checkpoint import Checkpointer, load_chunk, partial_dir, run_fingerprint, save_chunk
 from .data.prepare import TokenData
 from .energy import EnergyObserver
-from .integrity import write_manifest
 from .io import write_json
-from .training import Observer, StepInfo, Trainer
+from .records.gradients import write_records
+from .records.integrity import write_manifest
+from .records.jsonl import EVENTS, METRICS, JsonlLog
+from .records.sketch import GradientSketch
+from .records.snapshots import list_snapshots, write_snapshot
+from .records.tensor_norms import FILENAME as TENSOR_NORMS
+from .records.tensor_norms import write_tensor_norms
+from .training import Observer, Trainer
 
 log = logging.getLogger(__name__)
 
 
 class _JsonlRecorder(Observer):
-    """One JSON object per line, appended; keeps the byte count and a running sha256 so that a
-    checkpoint can record (and a resume can check and cut back to) the file's prefix."""
+    """A run log (:class:`~predictive_training.records.jsonl.JsonlLog`) whose prefix a checkpoint
+    records and a resume checks and cuts back to."""
 
     filename = ""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.path = self.folder / self.filename
-        self.fh = None
-        self._bytes = 0
-        self._hash = hashlib.sha256()
+        self.log = JsonlLog(self.folder / self.filename)
 
     def on_start(self, trainer):
-        self.fh = open(self.path, "wb")
-        self._bytes, self._hash = 0, hashlib.sha256()
+        self.log.start()
 
     def _write(self, obj: dict) -> None:
-        line = (json.dumps(obj) + "\n").encode("utf-8")
-        self.fh.write(line)
-        # flushed per row (one small write): progress is visible on disk as it happens, and a killed
-        # job loses at most the row being written
-        self.fh.flush()
-        self._bytes += len(line)
-        self._hash.update(line)
+        self.log.append(obj)
 
     def state_dict(self, trainer, checkpointer):
-        self.fh.flush()
-        os.fsync(self.fh.fileno())  # the checkpoint vouches for these bytes: they must be on disk
-        rec = {"bytes": self._bytes, "sha256": self._hash.hexdigest()}
+        rec = self.log.sync()
         return {**rec, "files": {self.filename: rec}}
 
     def on_resume(self, trainer, state, checkpointer):
-        n = int(state["bytes"])  # the checkpointer checked the prefix's sha256 before choosing it
-        with open(self.path, "r+b") as fh:
-            fh.truncate(n)  # rows written after the checkpoint (a torn last line included) go
-        self._hash = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                self._hash.update(chunk)
-        self._bytes = n
-        self.fh = open(self.path, "ab")
+        self.log.resume_at(int(state["bytes"]))  # the checkpointer checked the prefix's sha256
 
     def on_end(self, trainer, summary):
         self.close()
 
     def close(self):
-        if self.fh is not None and not self.fh.closed:
-            self.fh.close()
+        self.log.close()
 
 
 class MetricsRecorder(_JsonlRecorder):
-    filename = "metrics.jsonl"
+    filename = METRICS
 
     def on_step(self, trainer, info, grads, update):
         self._write(info.to_row())
 
 
 class EventRecorder(_JsonlRecorder):
-    filename = "events.jsonl"
+    filename = EVENTS
 
     def on_event(self, trainer, event):
         self._write(event)
@@ -117,37 +98,24 @@ class SnapshotRecorder(Observer):
         self.folder, self.every = folder / "snapshots", every
         self.folder.mkdir(exist_ok=True)
 
-    _NAME = re.compile(r"^step(\d+)\.safetensors$")
-
     def save(self, trainer: Trainer, step: int) -> None:
         tensors = {n: p.detach().to("cpu", torch.float32).contiguous() for n, p in trainer.params.items()}
-        dest = self.folder / f"step{step:06d}.safetensors"
-        tmp = self.folder / f".{dest.name}.tmp"
-        save_file(tensors, str(tmp), metadata={"step": str(step)})
-        os.replace(tmp, dest)  # a kill mid-write leaves no half snapshot under the real name
+        write_snapshot(self.folder, step, tensors)
 
     def on_start(self, trainer):
         self.save(trainer, 0)
-
-    def _written(self) -> dict[int, Path]:
-        out = {}
-        for p in self.folder.iterdir():
-            m = self._NAME.match(p.name)
-            if m:
-                out[int(m.group(1))] = p
-        return out
 
     def state_dict(self, trainer, checkpointer):
         # sizes only: hashing every snapshot at every checkpoint would re-read them all
         rel = self.folder.relative_to(checkpointer.run_dir).as_posix()
         files = {f"{rel}/{p.name}": {"bytes": p.stat().st_size, "sha256": None}
-                 for s, p in sorted(self._written().items()) if s <= trainer.step}
+                 for s, p in sorted(list_snapshots(self.folder).items()) if s <= trainer.step}
         return {"files": files}
 
     def on_resume(self, trainer, state, checkpointer):
         for p in self.folder.glob(".*.tmp"):
             p.unlink()
-        for s, p in self._written().items():
+        for s, p in list_snapshots(self.folder).items():
             if s > trainer.step:  # written after the checkpoint: the resumed run writes it again
                 p.unlink()
 
@@ -220,8 +188,6 @@ class GradientRecorder(_SpilledRows, Observer):
     def on_start(self, trainer):
         self.n_params = sum(p.numel() for p in trainer.params.values())
         if self.mode == "sketch":
-            from .sketch import GradientSketch
-
             self.sketch = GradientSketch(self.n_params, self.dim, self.seed, device=trainer.device)
 
     def _compress(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -241,8 +207,6 @@ class GradientRecorder(_SpilledRows, Observer):
         self.update.append(self._compress(update))
 
     def on_end(self, trainer, summary):
-        from .gradient_structure import write_records
-
         write_records(
             self.path,
             torch.tensor(self.steps, dtype=torch.int64),
@@ -265,7 +229,7 @@ class TensorNormRecorder(_SpilledRows, Observer):
     columns = ("grad", "update")
 
     def __init__(self, folder: Path):
-        self.path = folder / "snapshots" / "tensor_norms.safetensors"
+        self.path = folder / "snapshots" / TENSOR_NORMS
         self.path.parent.mkdir(exist_ok=True)
         self.names: list[str] | None = None
         self._init_rows()
@@ -288,19 +252,8 @@ class TensorNormRecorder(_SpilledRows, Observer):
     def on_end(self, trainer, summary):
         if not self.steps:
             return
-        save_file({"steps": torch.tensor(self.steps, dtype=torch.int64), "grad_norm": torch.stack(self.grad),
-                   "update_norm": torch.stack(self.update)}, str(self.path),
-                  metadata={"names": json.dumps(self.names)})
-
-
-def read_tensor_norms(path: str | Path) -> dict:
-    """Inverse of ``TensorNormRecorder``: steps, grad_norm, update_norm tensors and the names."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        out = {k: f.get_tensor(k) for k in ("steps", "grad_norm", "update_norm")}
-        out["names"] = json.loads(f.metadata()["names"])
-    return out
+        write_tensor_norms(self.path, torch.tensor(self.steps, dtype=torch.int64), torch.stack(self.grad),
+                           torch.stack(self.update), self.names)
 
 
 class Progress(Observer):

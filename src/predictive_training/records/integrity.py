@@ -22,7 +22,7 @@ import struct
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
-from .io import atomic_write_text
+from ..io import atomic_write_text
 
 MANIFEST = "MANIFEST.sha256"
 
