@@ -30,7 +30,7 @@ import torch
 import yaml
 
 from predictive_training.model import GPT, GPTConfig
-from predictive_training.rssm import RSSMConfig, RSSMLite, step_features
+from predictive_training.dynamics.rssm import RSSMConfig, RSSMLite, step_features
 
 
 def _parse_overrides(items: list[str]) -> dict:

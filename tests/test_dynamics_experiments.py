@@ -22,7 +22,7 @@ from predictive_training.dynamics_experiments import (
     smooth_centred,
 )
 from predictive_training.recording import run_training
-from predictive_training.rssm import LOSS_COL, RSSMConfig, step_features
+from predictive_training.dynamics.rssm import LOSS_COL, RSSMConfig, step_features
 
 from .conftest import TINY
 

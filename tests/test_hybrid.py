@@ -17,16 +17,12 @@ import pytest
 import torch
 
 from predictive_training import config as config_mod
-from predictive_training.corrector import LayerwiseLineSearch, layer_groups
 from predictive_training.data.prepare import TokenData
-from predictive_training.hybrid import (
-    HybridTrainer,
-    MatchedTrainer,
-    Observation,
-    PhasePlan,
-    PredictedPhase,
-    RepeatPredictor,
-)
+from predictive_training.dynamics.corrector import LayerwiseLineSearch, layer_groups
+from predictive_training.dynamics.protocol import Observation, PredictedPhase
+from predictive_training.dynamics.simple import RepeatPredictor
+from predictive_training.hybrid import HybridTrainer, MatchedTrainer
+from predictive_training.phase_plan import PhasePlan
 from predictive_training.recording import make_trainer, run_training
 from predictive_training.training import Observer, lr_at
 

@@ -8,16 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from predictive_training.predictors import (
+from predictive_training.dynamics.scores import delta_metrics, mae_over_range, r2
+from predictive_training.dynamics.simple import (
     EMA,
-    delta_metrics,
     ema,
     ema_of_deltas,
     last_value,
     linear_extrapolation,
-    mae_over_range,
     power_law,
-    r2,
     repeat_previous,
 )
 

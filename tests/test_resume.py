@@ -29,6 +29,7 @@ from safetensors import safe_open
 from predictive_training import config as config_mod
 from predictive_training import hybrid as hybrid_mod
 from predictive_training.checkpoint import Checkpointer, partial_dir
+from predictive_training.dynamics.simple import RepeatPredictor
 from predictive_training.recording import run_training
 from predictive_training.training import Observer
 from tests.conftest import TINY
@@ -175,7 +176,7 @@ def test_guard_fallback_is_resumable(tiny_data, tmp_path, monkeypatch, caplog):
     """A predictor whose deltas blow the loss up: the guard restores the pre-Predict snapshot and
     runs Full fallback steps; a crash inside the fallback resumes into it."""
 
-    class Blowup(hybrid_mod.RepeatPredictor):
+    class Blowup(RepeatPredictor):
         def rollout(self, horizon, lrs, seed):
             out = super().rollout(horizon, lrs, seed)
             out.delta = {n: 300.0 * d for n, d in out.delta.items()}

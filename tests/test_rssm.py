@@ -14,8 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from predictive_training.predictors import delta_metrics, last_value, r2
-from predictive_training.rssm import (
+from predictive_training.dynamics.rssm import (
     LOSS_COL,
     N_GLOBAL_FEATURES,
     DirectionBasis,
@@ -24,6 +23,8 @@ from predictive_training.rssm import (
     feature_names,
     step_features,
 )
+from predictive_training.dynamics.scores import delta_metrics, r2
+from predictive_training.dynamics.simple import last_value
 
 LR = 1e-2
 DRIFT_T, DRIFT_Y = 160, 20

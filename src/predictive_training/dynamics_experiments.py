@@ -60,13 +60,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import predictors as P
+from .dynamics import simple as P
+from .dynamics.rssm import RSSMConfig, RSSMLite, step_features
+from .dynamics.scores import delta_metrics
 from .experiments import log_config, write_log
 from .records.jsonl import read_metrics
 from .records.snapshots import load_snapshots
 from .records.tensor_norms import FILENAME as TENSOR_NORMS
 from .records.tensor_norms import read_tensor_norms
-from .rssm import RSSMConfig, RSSMLite, step_features
 
 __all__ = ["load_run_features", "smooth_centred", "run_exp2", "run_exp3", "exp2_results", "exp3_results"]
 
@@ -316,7 +317,7 @@ def exp3_results(data: dict, snaps: list[tuple[int, dict[str, torch.Tensor]]], r
                     "linear_extrapolation": P.linear_extrapolation(hist),
                     "ema_of_deltas": P.ema_of_deltas(hist, float(s["exp3_ema_alpha"]))}
             for k, p in cand.items():
-                preds[k].append(P.delta_metrics(p, d, threshold=th))
+                preds[k].append(delta_metrics(p, d, threshold=th))
             windows.append((a, b))
         # then observe the window's steps, with the window's delta spread over them
         if idx:

@@ -98,221 +98,24 @@ import math
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import torch
 
-from .corrector import LayerwiseLineSearch, layer_groups
 from .data.prepare import TokenData
+from .dynamics.corrector import LayerwiseLineSearch, layer_groups
+from .dynamics.protocol import Observation, PredictedPhase, Predictor
+from .dynamics.rssm import RSSMPredictor
+from .dynamics.simple import RepeatPredictor, ZeroPredictor
 from .phase_plan import PhasePlan
 from .training import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
 
 __all__ = [
-    "PhasePlan",
-    "Observation",
-    "PredictedPhase",
-    "Predictor",
-    "ZeroPredictor",
-    "RepeatPredictor",
-    "RSSMPredictor",
     "DivergenceGuard",
     "HybridTrainer",
     "MatchedTrainer",
     "make_predictor",
 ]
-
-
-# ----------------------------------------------------------------------------------------------
-# the phase plan
-# ----------------------------------------------------------------------------------------------
-
-
-# ----------------------------------------------------------------------------------------------
-# predictors
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Observation:
-    """One full (backprop) training step as the predictors see it.
-
-    loss: training loss of the step's batch before the update (nats). grad_norm: global norm
-    before clipping. lr: learning rate of the step. grad_norms: per-tensor gradient norms before
-    clipping. update: the weight change the step applied, ``name -> Tensor`` (parameter shapes).
-    """
-
-    step: int
-    total_steps: int
-    loss: float
-    grad_norm: float
-    lr: float
-    grad_norms: dict[str, float]
-    update: dict[str, torch.Tensor] = field(repr=False)
-
-
-@dataclass
-class PredictedPhase:
-    """One aggregate Y-step prediction.
-
-    delta: ``name -> Tensor`` the predicted total weight change over the Y steps (parameter shapes).
-    loss_path: ``[Y]`` predicted training loss at each of the Y steps (nats).
-    uncertainty: dimensionless; compared with ``hybrid.gate.max_uncertainty``.
-    loss_q05, loss_q95: optional ``[Y]`` 90% interval of the loss path.
-    """
-
-    delta: dict[str, torch.Tensor]
-    loss_path: np.ndarray
-    uncertainty: float
-    loss_q05: np.ndarray | None = None
-    loss_q95: np.ndarray | None = None
-
-
-class Predictor(Protocol):
-    """What the hybrid trainer needs from a predictor."""
-
-    name: str
-
-    def observe(self, obs: Observation) -> None: ...
-
-    def ready(self) -> bool: ...
-
-    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase: ...
-
-
-class _LossTracker:
-    """Last observed loss (for the flat loss paths of the control predictors)."""
-
-    last_loss: float = float("nan")
-
-    def _track(self, obs: Observation) -> None:
-        self.last_loss = float(obs.loss)
-
-
-class ZeroPredictor(_LossTracker):
-    """The ``skip`` control: predicts no weight change and a flat loss. Uncertainty 0."""
-
-    name = "skip"
-
-    def __init__(self, params: Mapping[str, torch.Tensor]):
-        self.params = params
-
-    def observe(self, obs: Observation) -> None:
-        self._track(obs)
-
-    def ready(self) -> bool:
-        return True
-
-    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
-        delta = {n: torch.zeros_like(p) for n, p in self.params.items()}
-        return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
-
-    def state_dict(self) -> dict:
-        return {"last_loss": self.last_loss}
-
-    def load_state_dict(self, state: Mapping) -> None:
-        self.last_loss = float(state["last_loss"])
-
-
-class RepeatPredictor(_LossTracker):
-    """The ``repeat`` control: ``Y x`` the mean of the last ``window`` per-step updates, flat loss.
-
-    Keeps a running sum of the window (``window`` update copies in memory). Uncertainty 0.
-    """
-
-    name = "repeat"
-
-    def __init__(self, window: int):
-        if isinstance(window, bool) or int(window) != window or window < 1:
-            raise ValueError(f"hybrid.repeat_window must be a positive integer, got {window!r}")
-        self.window = int(window)
-        self.recent: deque[dict[str, torch.Tensor]] = deque()
-        self.total: dict[str, torch.Tensor] | None = None
-
-    def observe(self, obs: Observation) -> None:
-        self._track(obs)
-        u = {n: t.detach().clone() for n, t in obs.update.items()}
-        if self.total is None:
-            self.total = {n: torch.zeros_like(t) for n, t in u.items()}
-        for n, t in u.items():
-            self.total[n].add_(t)
-        self.recent.append(u)
-        if len(self.recent) > self.window:
-            old = self.recent.popleft()
-            for n, t in old.items():
-                self.total[n].sub_(t)
-
-    def ready(self) -> bool:
-        return bool(self.recent)
-
-    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
-        if not self.recent:
-            raise ValueError("RepeatPredictor.rollout needs at least one observed update")
-        k = len(self.recent)
-        delta = {n: t * (horizon / k) for n, t in self.total.items()}
-        return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
-
-    def state_dict(self) -> dict:
-        # the running sum is saved as it is (not re-summed): float addition is not associative
-        return {"last_loss": self.last_loss, "recent": [dict(u) for u in self.recent],
-                "total": None if self.total is None else dict(self.total)}
-
-    def load_state_dict(self, state: Mapping) -> None:
-        self.last_loss = float(state["last_loss"])
-        self.recent = deque({n: t.clone() for n, t in u.items()} for u in state["recent"])
-        self.total = None if state["total"] is None else {n: t.clone() for n, t in state["total"].items()}
-
-
-class RSSMPredictor:
-    """Adapter from :class:`~predictive_training.rssm.RSSMLite` to the :class:`Predictor` protocol.
-
-    Every full step is observed with :func:`~predictive_training.rssm.step_features` (per-tensor
-    norms in the model's ``named_parameters`` order) and its applied update; the dynamics model
-    trains online (``RSSMConfig.update_every``). Ready once it has trained at least once and has a
-    direction basis. ``rssm_overrides``: ``RSSMConfig`` fields (``hybrid.rssm``); ``seed`` defaults
-    to the run seed.
-    """
-
-    name = "rssm"
-
-    def __init__(self, model: torch.nn.Module, rssm_overrides: Mapping | None, seed: int):
-        from .rssm import RSSMConfig, RSSMLite
-
-        over = dict(rssm_overrides or {})
-        over.setdefault("seed", int(seed))
-        try:
-            rcfg = RSSMConfig.from_dict(over)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"config key 'hybrid.rssm': {exc}") from exc
-        self.model = RSSMLite.for_model(model, rcfg)
-        self.names = list(self.model.param_names)
-        p0 = next(model.parameters())
-        self.dtype, self.device = p0.dtype, p0.device
-
-    def observe(self, obs: Observation) -> None:
-        from .rssm import step_features
-
-        update_norms = {n: float(torch.linalg.vector_norm(obs.update[n].float())) for n in self.names}
-        feats = step_features(obs.loss, obs.grad_norm, obs.lr, obs.step, obs.total_steps,
-                              {n: obs.grad_norms[n] for n in self.names}, update_norms, names=self.names)
-        self.model.observe(feats, {n: obs.update[n] for n in self.names}, train=True)
-
-    def ready(self) -> bool:
-        return self.model.n_train_steps > 0 and not self.model.basis.is_empty
-
-    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
-        r = self.model.rollout(horizon, seed=seed, lrs=list(lrs), dtype=self.dtype, device=self.device)
-        return PredictedPhase(r.delta, np.asarray(r.loss_mean, dtype=np.float64), float(r.uncertainty),
-                              np.asarray(r.loss_q05), np.asarray(r.loss_q95))
-
-    def state_dict(self) -> dict:
-        """The dynamics model's full state: weights, normalisers, basis, replay, filtered state,
-        its Adam optimiser and its generators (``RSSMLite.get_extra_state``)."""
-        return {"model": self.model.state_dict()}
-
-    def load_state_dict(self, state: Mapping) -> None:
-        self.model.load_state_dict(state["model"])
 
 
 def make_predictor(kind: str, model: torch.nn.Module, params: Mapping[str, torch.Tensor],

@@ -1,8 +1,8 @@
-"""Simple predictors that need no learning, and the metrics Experiments 2 and 3 share.
+"""Predictors that need no learning: of the loss, of weight deltas, and the control arms' ones.
 
-The dynamics model (``rssm.RSSMLite``) is only worth its cost if it beats these. They are the
-reference points of Exp 2 (loss prediction) and Exp 3 (weight-delta prediction), and ``repeat``-
-style predictors are also what the ``repeat_r50`` control arm uses.
+The dynamics model (:mod:`.rssm`) is only worth its cost if it beats these. They are the
+reference points of Exp 2 (loss prediction) and Exp 3 (weight-delta prediction), and two of them
+drive control arms of Exp 4.
 
 Loss predictors (all share ``fit(steps, losses) -> self`` then ``predict(steps_future) -> losses``;
 steps are training-step indices, losses are in nats):
@@ -18,19 +18,26 @@ Weight-delta predictors map a history of deltas (oldest first; each a ``dict[str
 the model's parameter names and shapes) to a predicted next delta with the same keys and shapes:
 :func:`repeat_previous`, :func:`linear_extrapolation`, :func:`ema_of_deltas`.
 
-Metrics: :func:`mae_over_range`, :func:`r2`, :func:`delta_metrics`.
+The control arms' predictors follow the trainer's :class:`~.protocol.Predictor` protocol:
+:class:`ZeroPredictor` (``skip``: no weight change) and :class:`RepeatPredictor` (``repeat``:
+``Y x`` the mean of the recent per-step updates); both predict a flat loss at the last observed
+value and report uncertainty 0.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from scipy.optimize import OptimizeWarning, least_squares
+
+from .protocol import Observation, PredictedPhase
+from .scores import finite_1d
 
 __all__ = [
     "LastValue",
@@ -42,31 +49,19 @@ __all__ = [
     "repeat_previous",
     "linear_extrapolation",
     "ema_of_deltas",
-    "mae_over_range",
-    "r2",
-    "delta_metrics",
+    "ZeroPredictor",
+    "RepeatPredictor",
 ]
 
 
 # ----------------------------------------------------------------------------------------------
-# input checks
+# input checks (shared with the scores: finite_1d)
 # ----------------------------------------------------------------------------------------------
 
 
-def _as_1d(name: str, values, *, min_len: int = 1) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size < min_len:
-        raise ValueError(f"{name} must hold at least {min_len} values, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return arr
-
-
 def _steps_losses(steps, losses, *, min_len: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    s = _as_1d("steps", steps, min_len=min_len)
-    y = _as_1d("losses", losses, min_len=min_len)
+    s = finite_1d("steps", steps, min_len=min_len)
+    y = finite_1d("losses", losses, min_len=min_len)
     if s.shape != y.shape:
         raise ValueError(f"steps and losses must have the same length, got {s.size} and {y.size}")
     if np.any(np.diff(s) <= 0):
@@ -288,94 +283,88 @@ def ema_of_deltas(history: Sequence[Mapping[str, torch.Tensor]], alpha: float = 
 
 
 # ----------------------------------------------------------------------------------------------
-# metrics
+# the control arms' predictors (the Predictor protocol: observe, ready, rollout)
 # ----------------------------------------------------------------------------------------------
 
 
-def _pred_actual(pred, actual) -> tuple[np.ndarray, np.ndarray]:
-    p = _as_1d("pred", np.ravel(np.asarray(pred, dtype=np.float64)))
-    a = _as_1d("actual", np.ravel(np.asarray(actual, dtype=np.float64)))
-    if p.shape != a.shape:
-        raise ValueError(f"pred and actual must have the same size, got {p.size} and {a.size}")
-    return p, a
+class _LossTracker:
+    """Last observed loss (for the flat loss paths of the control predictors)."""
+
+    last_loss: float = float("nan")
+
+    def _track(self, obs: Observation) -> None:
+        self.last_loss = float(obs.loss)
 
 
-def mae_over_range(pred, actual) -> float:
-    """Mean absolute error divided by the range (max - min) of ``actual``; dimensionless.
+class ZeroPredictor(_LossTracker):
+    """The ``skip`` control: predicts no weight change and a flat loss. Uncertainty 0."""
 
-    Exp 2's criterion is ``mae_over_range < 0.05``. Raises ValueError if ``actual`` is constant.
+    name = "skip"
+
+    def __init__(self, params: Mapping[str, torch.Tensor]):
+        self.params = params
+
+    def observe(self, obs: Observation) -> None:
+        self._track(obs)
+
+    def ready(self) -> bool:
+        return True
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        delta = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
+
+    def state_dict(self) -> dict:
+        return {"last_loss": self.last_loss}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.last_loss = float(state["last_loss"])
+
+
+class RepeatPredictor(_LossTracker):
+    """The ``repeat`` control: ``Y x`` the mean of the last ``window`` per-step updates, flat loss.
+
+    Keeps a running sum of the window (``window`` update copies in memory). Uncertainty 0.
     """
-    p, a = _pred_actual(pred, actual)
-    rng = float(np.max(a) - np.min(a))
-    if rng <= 0.0:
-        raise ValueError("actual has zero range; MAE over range is undefined")
-    return float(np.mean(np.abs(p - a)) / rng)
 
+    name = "repeat"
 
-def r2(pred, actual) -> float:
-    """Coefficient of determination ``1 - SS_res / SS_tot`` of ``pred`` against ``actual``.
+    def __init__(self, window: int):
+        if isinstance(window, bool) or int(window) != window or window < 1:
+            raise ValueError(f"hybrid.repeat_window must be a positive integer, got {window!r}")
+        self.window = int(window)
+        self.recent: deque[dict[str, torch.Tensor]] = deque()
+        self.total: dict[str, torch.Tensor] | None = None
 
-    Can be negative (worse than predicting the mean of ``actual``). Raises ValueError if
-    ``actual`` is constant.
-    """
-    p, a = _pred_actual(pred, actual)
-    ss_tot = float(np.sum((a - a.mean()) ** 2))
-    if ss_tot <= 0.0:
-        raise ValueError("actual is constant; R^2 is undefined")
-    return float(1.0 - np.sum((p - a) ** 2) / ss_tot)
+    def observe(self, obs: Observation) -> None:
+        self._track(obs)
+        u = {n: t.detach().clone() for n, t in obs.update.items()}
+        if self.total is None:
+            self.total = {n: torch.zeros_like(t) for n, t in u.items()}
+        for n, t in u.items():
+            self.total[n].add_(t)
+        self.recent.append(u)
+        if len(self.recent) > self.window:
+            old = self.recent.popleft()
+            for n, t in old.items():
+                self.total[n].sub_(t)
 
+    def ready(self) -> bool:
+        return bool(self.recent)
 
-def _cos(x: torch.Tensor, y: torch.Tensor) -> float:
-    nx, ny = float(torch.linalg.vector_norm(x)), float(torch.linalg.vector_norm(y))
-    if nx == 0.0 or ny == 0.0:
-        return 0.0  # no direction to agree with: counted as no agreement
-    return float(torch.dot(x, y) / (nx * ny))
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        if not self.recent:
+            raise ValueError("RepeatPredictor.rollout needs at least one observed update")
+        k = len(self.recent)
+        delta = {n: t * (horizon / k) for n, t in self.total.items()}
+        return PredictedPhase(delta, np.full(horizon, self.last_loss), 0.0)
 
+    def state_dict(self) -> dict:
+        # the running sum is saved as it is (not re-summed): float addition is not associative
+        return {"last_loss": self.last_loss, "recent": [dict(u) for u in self.recent],
+                "total": None if self.total is None else dict(self.total)}
 
-def delta_metrics(pred: Mapping[str, torch.Tensor], actual: Mapping[str, torch.Tensor],
-                  threshold: float = 0.8) -> dict:
-    """Compare a predicted weight delta with the actual one (Exp 3).
-
-    Args:
-        pred, actual: ``dict[name, Tensor]`` with identical keys and shapes.
-        threshold: per-tensor cosine above which a tensor counts as well predicted (plan: 0.8).
-
-    Returns a dict with
-        ``cosine``: cosine over all elements of all tensors (0.0 if either delta is all zeros),
-        ``rel_l2``: ``||pred - actual|| / ||actual||`` over all elements (NaN if actual is zero),
-        ``pearson_r``: Pearson correlation over all elements (NaN if either is constant),
-        ``per_tensor_cosine``: ``dict[name, float]``,
-        ``per_layer_accuracy``: share of tensors whose cosine exceeds ``threshold``.
-    All computed in float64.
-    """
-    if set(pred.keys()) != set(actual.keys()):
-        missing = sorted(set(actual) - set(pred))
-        extra = sorted(set(pred) - set(actual))
-        raise ValueError(f"pred and actual must have the same keys; missing {missing[:5]}, extra {extra[:5]}")
-    if not actual:
-        raise ValueError("actual holds no tensors")
-    names = list(actual.keys())
-    per_tensor = {}
-    ps, as_ = [], []
-    for k in names:
-        p = pred[k].detach().to(torch.float64).reshape(-1).cpu()
-        a = actual[k].detach().to(torch.float64).reshape(-1).cpu()
-        if p.shape != a.shape:
-            raise ValueError(f"pred[{k!r}] has {p.numel()} elements, actual has {a.numel()}")
-        per_tensor[k] = _cos(p, a)
-        ps.append(p)
-        as_.append(a)
-    p, a = torch.cat(ps), torch.cat(as_)
-    na = float(torch.linalg.vector_norm(a))
-    rel_l2 = float(torch.linalg.vector_norm(p - a)) / na if na > 0 else float("nan")
-    pc, ac = p - p.mean(), a - a.mean()
-    npc, nac = float(torch.linalg.vector_norm(pc)), float(torch.linalg.vector_norm(ac))
-    pearson = float(torch.dot(pc, ac) / (npc * nac)) if npc > 0 and nac > 0 else float("nan")
-    acc = float(np.mean([c > threshold for c in per_tensor.values()]))
-    return {
-        "cosine": _cos(p, a),
-        "rel_l2": rel_l2,
-        "pearson_r": pearson,
-        "per_tensor_cosine": per_tensor,
-        "per_layer_accuracy": acc,
-    }
+    def load_state_dict(self, state: Mapping) -> None:
+        self.last_loss = float(state["last_loss"])
+        self.recent = deque({n: t.clone() for n, t in u.items()} for u in state["recent"])
+        self.total = None if state["total"] is None else {n: t.clone() for n, t in state["total"].items()}

@@ -80,9 +80,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .protocol import Observation, PredictedPhase
+
 __all__ = [
     "RSSMConfig",
     "RSSMLite",
+    "RSSMPredictor",
     "DirectionBasis",
     "Rollout",
     "step_features",
@@ -1073,3 +1076,55 @@ def _local_linear_end(y: np.ndarray) -> float:
     xm, ym = 0.5 * (k - 1), float(y.mean())
     slope = float(((x - xm) * (y - ym)).sum()) / float(((x - xm) ** 2).sum())
     return ym + slope * (k - 1 - xm)
+
+
+# ----------------------------------------------------------------------------------------------
+# the Predictor protocol
+# ----------------------------------------------------------------------------------------------
+
+
+class RSSMPredictor:
+    """Adapter from :class:`RSSMLite` to the :class:`~.protocol.Predictor` protocol.
+
+    Every full step is observed with :func:`step_features` (per-tensor
+    norms in the model's ``named_parameters`` order) and its applied update; the dynamics model
+    trains online (``RSSMConfig.update_every``). Ready once it has trained at least once and has a
+    direction basis. ``rssm_overrides``: ``RSSMConfig`` fields (``hybrid.rssm``); ``seed`` defaults
+    to the run seed.
+    """
+
+    name = "rssm"
+
+    def __init__(self, model: torch.nn.Module, rssm_overrides: Mapping | None, seed: int):
+        over = dict(rssm_overrides or {})
+        over.setdefault("seed", int(seed))
+        try:
+            rcfg = RSSMConfig.from_dict(over)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"config key 'hybrid.rssm': {exc}") from exc
+        self.model = RSSMLite.for_model(model, rcfg)
+        self.names = list(self.model.param_names)
+        p0 = next(model.parameters())
+        self.dtype, self.device = p0.dtype, p0.device
+
+    def observe(self, obs: Observation) -> None:
+        update_norms = {n: float(torch.linalg.vector_norm(obs.update[n].float())) for n in self.names}
+        feats = step_features(obs.loss, obs.grad_norm, obs.lr, obs.step, obs.total_steps,
+                              {n: obs.grad_norms[n] for n in self.names}, update_norms, names=self.names)
+        self.model.observe(feats, {n: obs.update[n] for n in self.names}, train=True)
+
+    def ready(self) -> bool:
+        return self.model.n_train_steps > 0 and not self.model.basis.is_empty
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        r = self.model.rollout(horizon, seed=seed, lrs=list(lrs), dtype=self.dtype, device=self.device)
+        return PredictedPhase(r.delta, np.asarray(r.loss_mean, dtype=np.float64), float(r.uncertainty),
+                              np.asarray(r.loss_q05), np.asarray(r.loss_q95))
+
+    def state_dict(self) -> dict:
+        """The dynamics model's full state: weights, normalisers, basis, replay, filtered state,
+        its Adam optimiser and its generators (``RSSMLite.get_extra_state``)."""
+        return {"model": self.model.state_dict()}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.model.load_state_dict(state["model"])

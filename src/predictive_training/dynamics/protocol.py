@@ -1,0 +1,65 @@
+"""What the hybrid trainer needs from a predictor, and what they exchange.
+
+The trainer hands every full (backprop) step to :meth:`Predictor.observe` as an
+:class:`Observation`, and at the start of a Predict phase asks for ONE aggregate Y-step
+:class:`PredictedPhase` (:meth:`Predictor.rollout`). Predictors never see the trainer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+
+__all__ = ["Observation", "PredictedPhase", "Predictor"]
+
+
+@dataclass
+class Observation:
+    """One full (backprop) training step as the predictors see it.
+
+    loss: training loss of the step's batch before the update (nats). grad_norm: global norm
+    before clipping. lr: learning rate of the step. grad_norms: per-tensor gradient norms before
+    clipping. update: the weight change the step applied, ``name -> Tensor`` (parameter shapes).
+    """
+
+    step: int
+    total_steps: int
+    loss: float
+    grad_norm: float
+    lr: float
+    grad_norms: dict[str, float]
+    update: dict[str, torch.Tensor] = field(repr=False)
+
+
+@dataclass
+class PredictedPhase:
+    """One aggregate Y-step prediction.
+
+    delta: ``name -> Tensor`` the predicted total weight change over the Y steps (parameter shapes).
+    loss_path: ``[Y]`` predicted training loss at each of the Y steps (nats).
+    uncertainty: dimensionless; compared with ``hybrid.gate.max_uncertainty``.
+    loss_q05, loss_q95: optional ``[Y]`` 90% interval of the loss path.
+    """
+
+    delta: dict[str, torch.Tensor]
+    loss_path: np.ndarray
+    uncertainty: float
+    loss_q05: np.ndarray | None = None
+    loss_q95: np.ndarray | None = None
+
+
+class Predictor(Protocol):
+    """What the hybrid trainer needs from a predictor (plus ``state_dict``/``load_state_dict``
+    for checkpoints)."""
+
+    name: str
+
+    def observe(self, obs: Observation) -> None: ...
+
+    def ready(self) -> bool: ...
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase: ...
