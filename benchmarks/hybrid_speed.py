@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv: list[str] | None = None) -> int:
     from predictive_training import config as config_mod
     from predictive_training.data.prepare import prepare
-    from predictive_training.recording import run_training
+    from predictive_training.training.run import run_training
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))

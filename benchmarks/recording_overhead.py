@@ -24,9 +24,9 @@ import torch
 
 from predictive_training import config as config_mod
 from predictive_training.data.prepare import TokenData, prepare
-from predictive_training.recording import (EventRecorder, GradientRecorder, MetricsRecorder, SnapshotRecorder,
-                                           TensorNormRecorder)
-from predictive_training.training import Observer, Trainer
+from predictive_training.training.loop import Observer, Trainer
+from predictive_training.training.observers import (EventRecorder, GradientRecorder, MetricsRecorder, SnapshotRecorder,
+                                                    TensorNormRecorder)
 
 
 class _Clock(Observer):

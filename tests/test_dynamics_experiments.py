@@ -21,7 +21,7 @@ from predictive_training.dynamics_experiments import (
     run_exp3,
     smooth_centred,
 )
-from predictive_training.recording import run_training
+from predictive_training.training.run import run_training
 from predictive_training.dynamics.rssm import LOSS_COL, RSSMConfig, step_features
 
 from .conftest import TINY

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from predictive_training import energy
-from predictive_training.energy import ESTIMATE, EnergyMeter, forward_flops, training_flops
+from predictive_training.training import energy
+from predictive_training.training.energy import ESTIMATE, EnergyMeter, forward_flops, training_flops
 
 
 def make_zone(root: Path, zone: str, energy_uj: int, max_uj: int = 1_000_000, name: str = "package-0") -> Path:

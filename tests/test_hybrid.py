@@ -21,10 +21,10 @@ from predictive_training.data.prepare import TokenData
 from predictive_training.dynamics.corrector import LayerwiseLineSearch, layer_groups
 from predictive_training.dynamics.protocol import Observation, PredictedPhase
 from predictive_training.dynamics.simple import RepeatPredictor
-from predictive_training.hybrid import HybridTrainer, MatchedTrainer
 from predictive_training.phase_plan import PhasePlan
-from predictive_training.recording import make_trainer, run_training
-from predictive_training.training import Observer, lr_at
+from predictive_training.training.hybrid import HybridTrainer, MatchedTrainer
+from predictive_training.training.loop import Observer, lr_at
+from predictive_training.training.run import make_trainer, run_training
 
 Y, C = 5, 2
 # a dynamics model small enough to train within the tiny 40-step run

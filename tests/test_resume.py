@@ -27,11 +27,11 @@ import torch
 from safetensors import safe_open
 
 from predictive_training import config as config_mod
-from predictive_training import hybrid as hybrid_mod
-from predictive_training.checkpoint import Checkpointer, partial_dir
 from predictive_training.dynamics.simple import RepeatPredictor
-from predictive_training.recording import run_training
-from predictive_training.training import Observer
+from predictive_training.training import hybrid as hybrid_mod
+from predictive_training.training.checkpoint import Checkpointer, partial_dir
+from predictive_training.training.loop import Observer
+from predictive_training.training.run import run_training
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]

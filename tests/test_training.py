@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 from predictive_training.data.prepare import TokenData
 from predictive_training.io import read_jsonl
 from predictive_training.model import GPT, GPTConfig
-from predictive_training.recording import run_training
-from predictive_training.training import lr_at
+from predictive_training.training.loop import lr_at
+from predictive_training.training.run import run_training
 
 FIELDS = {"step", "phase", "loss", "lr", "grad_norm", "backward", "wall_s", "tokens", "delta_norm"}
 
@@ -133,7 +133,7 @@ def test_tensor_norms_recorded_per_parameter(runs):
 
 
 def test_non_finite_values_are_written_as_null():
-    from predictive_training.training import StepInfo
+    from predictive_training.training.loop import StepInfo
 
     row = StepInfo(step=3, phase="predict", loss=None, lr=1e-3, grad_norm=None, backward=False,
                    wall_s=1.0, tokens=0, delta_norm=float("nan")).to_row()

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
             prepare(cfg, args.out_dir)
         elif args.command == "train":
-            from .recording import run_training
+            from .training.run import run_training
 
             run_training(cfg, args.data_dir, args.arm, args.seed, args.out_dir)
     except config_mod.ConfigError as exc:

@@ -7,7 +7,7 @@ from step N" in this job's log) to the same results as an uninterrupted run.
 """
 
 from predictive_training.cli import setup_logging
-from predictive_training.recording import run_training
+from predictive_training.training.run import run_training
 
 setup_logging(snakemake.log[0])
 run_training(snakemake.config, snakemake.input.data, snakemake.wildcards.arm, int(snakemake.wildcards.seed),

@@ -51,7 +51,7 @@ from typing import Any
 
 import torch
 
-from .records.integrity import IntegrityError, sha256_file  # checksums shared with the results
+from ..records.integrity import IntegrityError, sha256_file  # checksums shared with the results
 
 log = logging.getLogger(__name__)
 

@@ -27,15 +27,14 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data.prepare import TokenData
-from .model import GPT, GPTConfig
+from ..data.prepare import TokenData
+from ..model import GPT, GPTConfig
 
 log = logging.getLogger(__name__)
 

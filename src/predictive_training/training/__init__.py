@@ -1,0 +1,8 @@
+"""Training: the conventional trainer, the hybrid phase machine and its controls, recording, resumption.
+
+``loop`` (Trainer, Observer, StepInfo, the learning-rate schedule), ``hybrid`` (Warmup, then cycles
+of Full, Predict, Correct; the gate; the matched control), ``position`` (where the phase machine
+stands, for checkpoints), ``guard`` (the divergence guard), ``checkpoint`` (atomic, checked
+checkpoints), ``observers`` (the recorders), ``energy`` (the energy meter), ``run`` (one job:
+``make_trainer``, ``run_training``). Design notes: ``docs/design.md``.
+"""
