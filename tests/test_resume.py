@@ -169,7 +169,7 @@ def test_checkpoints_are_rotated_and_carry_checksums(tiny_data, tmp_path):
     state = torch.load(ck / "step000018.pt", weights_only=False)
     chunks = {p.relative_to(partial_dir(out)).as_posix() for p in (ck / "records").iterdir()}
     assert chunks == {rel for rel in state["files"] if rel.startswith("checkpoints/records/")}
-    assert state["trainer"]["step"] == 18 and state["trainer"]["hybrid"]["cursor"]["stage"] == "full"
+    assert state["trainer"]["step"] == 18 and state["trainer"]["hybrid"]["position"]["stage"] == "full"
 
 
 def test_guard_fallback_is_resumable(tiny_data, tmp_path, monkeypatch, caplog):

@@ -66,7 +66,7 @@ __all__ = [
     "load_chunk",
 ]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the hybrid trainer's position as training.position.Position
 _NAME = re.compile(r"^step(\d{6,})\.pt$")
 # config keys that do not change what a run computes: a changed value must not void a checkpoint
 _NEUTRAL_KEYS = (("train", "checkpoint_every"), ("record", "progress_every"))

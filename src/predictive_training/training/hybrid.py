@@ -109,6 +109,7 @@ from ..dynamics.simple import RepeatPredictor, ZeroPredictor
 from ..phase_plan import PhasePlan
 from .guard import DivergenceGuard
 from .loop import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
+from .position import Correcting, Position
 
 __all__ = [
     "DivergenceGuard",
@@ -159,8 +160,8 @@ class HybridTrainer(Trainer):
         self.fallback_steps = int(g["fallback_steps"])
         self.max_uncertainty = float(h["gate"]["max_uncertainty"])
         self._phase: Phase | None = None
-        self._cursor: dict | None = None  # position in the phase machine (see "Checkpoints" above)
-        self._resume_cursor: dict | None = None  # the cursor to continue after restore()
+        self._position: Position | None = None  # where the phase machine stands (checkpoints)
+        self._resume_at: Position | None = None  # the position to continue from after restore()
         self._snapshot: dict | None = None
         self._fallback_left = 0
         self._interrupted = False
@@ -175,7 +176,203 @@ class HybridTrainer(Trainer):
         self.overhead_s = {"guard_and_observe": 0.0, "rollout": 0.0, "snapshot_and_apply": 0.0,
                            "heldout_loss": 0.0, "line_search": 0.0}
 
-    # --- bookkeeping --------------------------------------------------------------------------
+    # --- the loop: warmup, then cycles of Full, Predict, Correct ------------------------------------
+
+    def run(self) -> dict:
+        if self._begin():
+            self.emit({"event": "plan", "kind": self.kind, "prediction_ratio": self.plan.ratio,
+                       "horizon": self.plan.horizon, "correct_steps": self.plan.correct,
+                       "cycles": self.plan.cycles, "full_steps_mean": self.plan.full_mean,
+                       "predictor": self.predictor.name})
+        while self.step < self._total():
+            self._interrupted = False
+            pos, self._resume_at = self._resume_at or self._next_unit(), None
+            if pos.unit == "cycle":
+                self._cycle(pos)
+                self.cycle += 1
+            else:
+                self._run_steps(pos, Phase.WARMUP if pos.unit == "warmup" else Phase.FULL)
+        self._position = None
+        summary = self.summary()
+        for obs in self.observers:
+            obs.on_end(self, summary)
+        return summary
+
+    def _next_unit(self) -> Position:
+        """What follows the unit that ended (or that the guard cut short)."""
+        T, W = self._total(), self.train_cfg["warmup_steps"]
+        if self.step < W:
+            return Position("warmup", W - self.step)
+        if self._fallback_left > 0:
+            n, self._fallback_left = self._fallback_left, 0
+            return Position("fallback", n)
+        if self.plan.ratio == 0:
+            return Position("plain", T - self.step)
+        if self.cycle >= self.plan.cycles:  # after the plan's last cycle: Full to the end
+            return Position.in_cycle("full_only", T - self.step)
+        return Position.in_cycle("full", self.plan.full_len(self.cycle))
+
+    def _cycle(self, pos: Position) -> None:
+        """Cycle ``self.cycle`` from ``pos``: its Full gap, then Predict, then Correct."""
+        if pos.stage == "full":
+            self._run_steps(pos, Phase.FULL)
+            if self._interrupted or self.step >= self._total():
+                return
+            pos = self._predict()
+        if pos is None:  # the guard fired on the loss after the Predict phase
+            return
+        if pos.stage == "correct":
+            self._correct(pos)
+        else:
+            self._run_steps(pos, Phase.FULL)
+
+    # --- the phases -------------------------------------------------------------------------------
+
+    def _predict(self) -> Position | None:
+        """The Predict phase: one rollout, the gate, the predicted delta applied over Y steps, then the
+        held-aside loss, the guard and the line search. Returns where the cycle goes on: its Correct
+        phase; Full steps in place of Predict and Correct (no room before the budget's end, or the
+        gate blocked); or None (the guard restored the pre-Predict weights)."""
+        Y, C = self.plan.horizon, self.plan.correct
+        if self._total() - self.step < Y + C:  # no room for Predict + Correct: run Full to the end
+            return Position.in_cycle("full_only", self._total() - self.step)
+        self._position = Position.in_cycle("predict")
+        start = self.step
+        pred = self._rollout_and_gate()
+        if pred is None:
+            return Position.in_cycle("full_only", Y + C)
+        self._apply(pred)
+        return self._line_search(pred, start)
+
+    def _rollout_and_gate(self) -> PredictedPhase | None:
+        """One aggregate Y-step rollout; None when the gate blocks it (a ``gate`` event either way)."""
+        k, Y = self.cycle, self.plan.horizon
+        t0 = time.perf_counter()
+        start = self.step
+        lrs = [lr_at(start + i, self.train_cfg) for i in range(Y)]
+        ready = self.predictor.ready()
+        pred = self.predictor.rollout(Y, lrs, seed=self.seed * 1_000_003 + start) if ready else None
+        if pred is not None:
+            self.n_rollouts += 1
+        dt = time.perf_counter() - t0
+        self.overhead_s["rollout"] += dt
+        self.wall_s += dt
+        unc = pred.uncertainty if pred is not None else float("nan")
+        if not ready:
+            block = "predictor_not_ready"
+        elif not math.isfinite(unc):
+            block = "uncertainty_not_finite"
+        elif unc > self.max_uncertainty:
+            block = "uncertainty_above_threshold"
+        else:
+            block = None
+        self.emit({"event": "gate", "cycle": k, "uncertainty": _json(unc), "threshold": self.max_uncertainty,
+                   "decision": "full" if block else "predict", "reason": block})
+        if block:
+            self.n_gate_blocks += 1
+            return None
+        return pred
+
+    def _apply(self, pred: PredictedPhase) -> None:
+        """The predicted delta added to the weights at once, then the Y Predict steps (no passes)."""
+        k, Y = self.cycle, self.plan.horizon
+        t0 = time.perf_counter()
+        _check_delta(pred.delta, self.params)
+        self._take_snapshot()
+        with torch.no_grad():
+            for n, p in self.params.items():
+                p.add_(pred.delta[n].to(device=p.device, dtype=p.dtype))
+        applied = _global_norm(pred.delta)
+        self.overhead_s["snapshot_and_apply"] += time.perf_counter() - t0
+        path = np.asarray(pred.loss_path, dtype=np.float64)
+        self.emit({"event": "prediction", "cycle": k, "horizon": Y, "predictor": self.predictor.name,
+                   "predicted_loss_start": _json(path[0]), "predicted_loss_end": _json(path[-1]),
+                   "predicted_loss_path": [_json(v) for v in path],
+                   "predicted_loss_q05_end": _json(pred.loss_q05[-1]) if pred.loss_q05 is not None else None,
+                   "predicted_loss_q95_end": _json(pred.loss_q95[-1]) if pred.loss_q95 is not None else None,
+                   "predicted_delta_norm": _json(applied), "uncertainty": _json(pred.uncertainty),
+                   "loss_recent_mean": _json(float(np.mean(self.guard.losses))) if self.guard.losses else None})
+        self._enter(Phase.PREDICT)
+        for i in range(Y):
+            lr = lr_at(self.step, self.train_cfg)
+            self.predict_steps += 1
+            info = StepInfo(step=self.step, phase=Phase.PREDICT.value, loss=None, lr=lr, grad_norm=None,
+                            backward=False, wall_s=0.0, tokens=self.tokens,
+                            delta_norm=applied if i == 0 else 0.0)
+            self.wall_s += time.perf_counter() - t0
+            self._finish_step(info, None, pred.delta if i == 0 else None)
+            t0 = time.perf_counter()
+
+    def _line_search(self, pred: PredictedPhase, start: int) -> Position | None:
+        """The held-aside loss after the Predict phase (``prediction_outcome``), the guard on it, and
+        the per-layer line search; returns the Correct phase's position (None if the guard fired)."""
+        k, Y, C = self.cycle, self.plan.horizon, self.plan.correct
+        n = min(self.n_search_batches, Y)
+        # Two disjoint sets of skipped Predict batches (when Y >= 2n): the line search chooses its
+        # scales on `aside` (the last ones), and loss before/after correction is measured on `probe`
+        # (the first ones), so that Exp 5 does not score the search on the batch it was tuned on.
+        aside = list(range(start + Y - n, start + Y))
+        probe = list(range(start, start + n))
+        t0 = time.perf_counter()
+        loss_before = self._heldout_loss(probe)
+        self.overhead_s["heldout_loss"] += time.perf_counter() - t0
+        path = np.asarray(pred.loss_path, dtype=np.float64)
+        self.emit({"event": "prediction_outcome", "cycle": k, "predicted_loss_end": _json(path[-1]),
+                   "actual_loss": _json(loss_before), "actual_is": "held-aside loss after the Predict phase",
+                   "heldout_steps": probe,
+                   "abs_error": _json(abs(path[-1] - loss_before)) if math.isfinite(loss_before) else None})
+        reason = self.guard.check_loss(loss_before)
+        if reason is not None:
+            self.predict_steps_reverted += Y
+            self._diverged("predict_" + reason, loss_before, where=Phase.PREDICT.value)
+            self.wall_s += time.perf_counter() - t0
+            return None
+        t1 = time.perf_counter()
+        corr = self.corrector.correct(self.params, pred.delta, lambda: self._heldout_loss(aside),
+                                      self._heldout_loss(aside) if aside != probe else loss_before)
+        self.overhead_s["line_search"] += time.perf_counter() - t1
+        self.wall_s += time.perf_counter() - t0
+        # from here on the cycle needs only this small record, so Correct steps are checkpointable
+        return Position.in_cycle("correct", C, Correcting(probe, aside, loss_before, corr.to_event()))
+
+    def _correct(self, pos: Position) -> None:
+        """The Correct phase's real steps (``pos.left`` still to run), then the loss after it and the
+        ``correction`` event."""
+        k, C, rec = self.cycle, self.plan.correct, pos.correcting
+        self._run_steps(pos, Phase.CORRECT)
+        event = {"event": "correction", "cycle": k, **rec.correction, "correct_steps": C,
+                 "search_loss_before": rec.correction["loss_before"], "loss_before": _json(rec.loss_before)}
+        if self._interrupted:
+            self.emit({**event, "loss_after": None, "diverged": True, "heldout_steps": rec.probe,
+                       "search_steps": rec.aside})
+            return
+        t0 = time.perf_counter()
+        loss_after = self._heldout_loss(rec.probe)
+        dt = time.perf_counter() - t0
+        self.overhead_s["heldout_loss"] += dt
+        self.wall_s += dt
+        self.n_corrections += 1
+        rel = (rec.loss_before - loss_after) / rec.loss_before if rec.loss_before > 0 else None
+        self.emit({**event, "loss_after": _json(loss_after), "relative_reduction": _json(rel), "diverged": False,
+                   "heldout_steps": rec.probe, "search_steps": rec.aside})
+
+    # --- real steps: count down, observe, guard ------------------------------------------------------
+
+    def _run_steps(self, pos: Position, phase: Phase) -> None:
+        """Up to ``pos.left`` real steps; stops early at the budget's end or when the guard fires.
+        Counts the steps down in ``pos`` and offers a checkpoint after each step."""
+        self._position = pos
+        for _ in range(pos.left):
+            if self.step >= self._total() or self._interrupted:
+                return
+            self._enter(phase)
+            self.full_step(phase)
+            pos.count_step()
+            self._at_boundary()
+
+    def checkpointable(self) -> bool:
+        # not after a guard restore inside the unit (the unit ends first), not inside Predict
+        return not self._interrupted and self._position is not None and self._position.checkpointable
 
     def _enter(self, phase: Phase) -> None:
         if phase != self._phase:
@@ -185,8 +382,6 @@ class HybridTrainer(Trainer):
 
     def _total(self) -> int:
         return self.train_cfg["steps"]
-
-    # --- full steps: observe, guard -------------------------------------------------------------
 
     def _finish_step(self, info: StepInfo, grads, update) -> StepInfo:
         if not info.backward:
@@ -258,199 +453,6 @@ class HybridTrainer(Trainer):
         self.model.train()
         return float(np.mean(vals))
 
-    # --- phases -------------------------------------------------------------------------------------
-
-    def _run_full(self, phase: Phase, n: int) -> None:
-        """Up to ``n`` real steps; stops early at the budget's end or when the guard fires. Counts
-        the steps down in the cursor and offers a checkpoint after each step."""
-        for _ in range(n):
-            if self.step >= self._total() or self._interrupted:
-                return
-            self._enter(phase)
-            self.full_step(phase)
-            if self._cursor is not None and "left" in self._cursor:
-                self._cursor["left"] -= 1
-            self._at_boundary()
-
-    def checkpointable(self) -> bool:
-        # not after a guard restore inside the unit (the unit ends first), and only inside units
-        # whose remaining work the cursor describes
-        return not self._interrupted and self._cursor is not None and self._cursor.get("stage") != "predict"
-
-    def _cycle(self, resume: dict | None = None) -> None:
-        """Cycle ``self.cycle``: Full, rollout and gate, Predict, Correct; from ``resume`` (a saved
-        cursor) if given."""
-        k, Y, C = self.cycle, self.plan.horizon, self.plan.correct
-        if resume is None and k >= self.plan.cycles:  # after the plan's last cycle: Full to the end
-            resume = {"unit": "cycle", "stage": "run", "left": self._total() - self.step}
-        cur = resume or {"unit": "cycle", "stage": "full", "left": self.plan.full_len(k)}
-        self._cursor = cur
-        if cur["stage"] == "run":  # a gate-blocked cycle or the tail of the budget: Full steps only
-            self._run_full(Phase.FULL, cur["left"])
-            return
-        if cur["stage"] == "correct":
-            self._finish_correct(cur)
-            return
-        self._run_full(Phase.FULL, cur["left"])
-        if self._interrupted or self.step >= self._total():
-            return
-        if self._total() - self.step < Y + C:  # no room for Predict + Correct: run Full to the end
-            self._cursor = {"unit": "cycle", "stage": "run", "left": self._total() - self.step}
-            self._run_full(Phase.FULL, self._total() - self.step)
-            return
-        self._cursor = {"unit": "cycle", "stage": "predict"}
-        t0 = time.perf_counter()
-        start = self.step
-        lrs = [lr_at(start + i, self.train_cfg) for i in range(Y)]
-        ready = self.predictor.ready()
-        pred = self.predictor.rollout(Y, lrs, seed=self.seed * 1_000_003 + start) if ready else None
-        if pred is not None:
-            self.n_rollouts += 1
-        dt = time.perf_counter() - t0
-        self.overhead_s["rollout"] += dt
-        self.wall_s += dt
-        unc = pred.uncertainty if pred is not None else float("nan")
-        if not ready:
-            block = "predictor_not_ready"
-        elif not math.isfinite(unc):
-            block = "uncertainty_not_finite"
-        elif unc > self.max_uncertainty:
-            block = "uncertainty_above_threshold"
-        else:
-            block = None
-        self.emit({"event": "gate", "cycle": k, "uncertainty": _json(unc), "threshold": self.max_uncertainty,
-                   "decision": "full" if block else "predict", "reason": block})
-        if block:
-            self.n_gate_blocks += 1
-            self._cursor = {"unit": "cycle", "stage": "run", "left": Y + C}
-            self._run_full(Phase.FULL, Y + C)
-            return
-        self._predict(pred, k)
-        if self._interrupted:
-            return
-        self._correct(pred, k, start)
-
-    def _predict(self, pred: PredictedPhase, k: int) -> None:
-        Y = self.plan.horizon
-        t0 = time.perf_counter()
-        _check_delta(pred.delta, self.params)
-        self._take_snapshot()
-        with torch.no_grad():
-            for n, p in self.params.items():
-                p.add_(pred.delta[n].to(device=p.device, dtype=p.dtype))
-        applied = _global_norm(pred.delta)
-        self.overhead_s["snapshot_and_apply"] += time.perf_counter() - t0
-        path = np.asarray(pred.loss_path, dtype=np.float64)
-        self.emit({"event": "prediction", "cycle": k, "horizon": Y, "predictor": self.predictor.name,
-                   "predicted_loss_start": _json(path[0]), "predicted_loss_end": _json(path[-1]),
-                   "predicted_loss_path": [_json(v) for v in path],
-                   "predicted_loss_q05_end": _json(pred.loss_q05[-1]) if pred.loss_q05 is not None else None,
-                   "predicted_loss_q95_end": _json(pred.loss_q95[-1]) if pred.loss_q95 is not None else None,
-                   "predicted_delta_norm": _json(applied), "uncertainty": _json(pred.uncertainty),
-                   "loss_recent_mean": _json(float(np.mean(self.guard.losses))) if self.guard.losses else None})
-        self._enter(Phase.PREDICT)
-        for i in range(Y):
-            lr = lr_at(self.step, self.train_cfg)
-            self.predict_steps += 1
-            info = StepInfo(step=self.step, phase=Phase.PREDICT.value, loss=None, lr=lr, grad_norm=None,
-                            backward=False, wall_s=0.0, tokens=self.tokens,
-                            delta_norm=applied if i == 0 else 0.0)
-            self.wall_s += time.perf_counter() - t0
-            self._finish_step(info, None, pred.delta if i == 0 else None)
-            t0 = time.perf_counter()
-
-    def _correct(self, pred: PredictedPhase, k: int, start: int) -> None:
-        Y, C = self.plan.horizon, self.plan.correct
-        n = min(self.n_search_batches, Y)
-        # Two disjoint sets of skipped Predict batches (when Y >= 2n): the line search chooses its
-        # scales on `aside` (the last ones), and loss before/after correction is measured on `probe`
-        # (the first ones), so that Exp 5 does not score the search on the batch it was tuned on.
-        aside = list(range(start + Y - n, start + Y))
-        probe = list(range(start, start + n))
-        t0 = time.perf_counter()
-        loss_before = self._heldout_loss(probe)
-        self.overhead_s["heldout_loss"] += time.perf_counter() - t0
-        path = np.asarray(pred.loss_path, dtype=np.float64)
-        self.emit({"event": "prediction_outcome", "cycle": k, "predicted_loss_end": _json(path[-1]),
-                   "actual_loss": _json(loss_before), "actual_is": "held-aside loss after the Predict phase",
-                   "heldout_steps": probe,
-                   "abs_error": _json(abs(path[-1] - loss_before)) if math.isfinite(loss_before) else None})
-        reason = self.guard.check_loss(loss_before)
-        if reason is not None:
-            self.predict_steps_reverted += Y
-            self._diverged("predict_" + reason, loss_before, where=Phase.PREDICT.value)
-            self.wall_s += time.perf_counter() - t0
-            return
-        t1 = time.perf_counter()
-        corr = self.corrector.correct(self.params, pred.delta, lambda: self._heldout_loss(aside),
-                                      self._heldout_loss(aside) if aside != probe else loss_before)
-        self.overhead_s["line_search"] += time.perf_counter() - t1
-        self.wall_s += time.perf_counter() - t0
-        # from here on the cycle needs only this (small) cursor, so Correct steps are checkpointable
-        self._finish_correct({"unit": "cycle", "stage": "correct", "left": C, "cycle": k,
-                              "aside": aside, "probe": probe, "loss_before": loss_before,
-                              "correction": corr.to_event()})
-
-    def _finish_correct(self, cur: dict) -> None:
-        """The Correct phase's real steps (``cur['left']`` still to run) and its outcome event."""
-        k, C, loss_before = cur["cycle"], self.plan.correct, cur["loss_before"]
-        aside, probe = cur["aside"], cur.get("probe", cur["aside"])
-        self._cursor = cur
-        self._run_full(Phase.CORRECT, cur["left"])
-        if self._interrupted:
-            self.emit({"event": "correction", "cycle": k, **cur["correction"], "correct_steps": C,
-                       "search_loss_before": cur["correction"]["loss_before"], "loss_before": _json(loss_before),
-                       "loss_after": None, "diverged": True, "heldout_steps": probe, "search_steps": aside})
-            return
-        t0 = time.perf_counter()
-        loss_after = self._heldout_loss(probe)
-        dt = time.perf_counter() - t0
-        self.overhead_s["heldout_loss"] += dt
-        self.wall_s += dt
-        self.n_corrections += 1
-        rel = (loss_before - loss_after) / loss_before if loss_before > 0 else None
-        self.emit({"event": "correction", "cycle": k, **cur["correction"], "correct_steps": C,
-                       "search_loss_before": cur["correction"]["loss_before"], "loss_before": _json(loss_before),
-                   "loss_after": _json(loss_after), "relative_reduction": _json(rel), "diverged": False,
-                   "heldout_steps": probe, "search_steps": aside})
-
-    # --- the loop -------------------------------------------------------------------------------
-
-    def run(self) -> dict:
-        if self._begin():
-            self.emit({"event": "plan", "kind": self.kind, "prediction_ratio": self.plan.ratio,
-                       "horizon": self.plan.horizon, "correct_steps": self.plan.correct,
-                       "cycles": self.plan.cycles, "full_steps_mean": self.plan.full_mean,
-                       "predictor": self.predictor.name})
-        T, W = self._total(), self.train_cfg["warmup_steps"]
-        while self.step < T:
-            self._interrupted = False
-            resume, self._resume_cursor = self._resume_cursor, None
-            unit = resume["unit"] if resume else None  # warmup and plain units need no cursor state
-            if unit == "cycle":
-                self._cycle(resume)
-                self.cycle += 1
-            elif unit == "fallback":
-                self._cursor = resume
-                self._run_full(Phase.FULL, resume["left"])
-            elif self.step < W:
-                self._cursor = {"unit": "warmup"}
-                self._run_full(Phase.WARMUP, W - self.step)
-            elif self._fallback_left > 0:
-                n, self._fallback_left = self._fallback_left, 0
-                self._cursor = {"unit": "fallback", "left": n}
-                self._run_full(Phase.FULL, n)
-            elif self.plan.ratio == 0:
-                self._cursor = {"unit": "plain"}
-                self._run_full(Phase.FULL, T - self.step)
-            else:
-                self._cycle()
-                self.cycle += 1
-        self._cursor = None
-        summary = self.summary()
-        for obs in self.observers:
-            obs.on_end(self, summary)
-        return summary
 
     def summary(self) -> dict:
         s = super().summary()
@@ -485,7 +487,7 @@ class HybridTrainer(Trainer):
         state["hybrid"] = {
             **{k: getattr(self, k) for k in self._COUNTERS},
             "phase": self._phase.value if self._phase else None,
-            "cursor": copy.deepcopy(self._cursor),
+            "position": self._position.to_dict() if self._position is not None else None,
             "snapshot": self._snapshot,  # tensors are serialised at once by torch.save
             "guard": {"losses": list(self.guard.losses), "grad_norms": list(self.guard.grad_norms)},
             "overhead_s": dict(self.overhead_s),
@@ -500,7 +502,7 @@ class HybridTrainer(Trainer):
         for k in self._COUNTERS:
             setattr(self, k, int(h[k]))
         self._phase = Phase(h["phase"]) if h["phase"] else None
-        self._resume_cursor = copy.deepcopy(h["cursor"])
+        self._resume_at = Position.from_dict(h["position"]) if h["position"] is not None else None
         self._snapshot = snap = h["snapshot"]
         if snap is not None:  # the checkpoint was loaded onto the CPU: back to the parameters' device
             for n, p in self.params.items():
