@@ -11,18 +11,11 @@ import pytest
 import torch
 
 from predictive_training import config as config_mod
-from predictive_training.dynamics_experiments import (
-    EXP2_DEFAULTS,
-    EXP3_DEFAULTS,
-    exp2_results,
-    exp3_results,
-    load_run_features,
-    run_exp2,
-    run_exp3,
-    smooth_centred,
-)
-from predictive_training.training.run import run_training
+from predictive_training.analysis.exp2 import exp2_results, run_exp2, smooth_centred
+from predictive_training.analysis.exp3 import exp3_results, run_exp3
+from predictive_training.analysis.features import EXP2_DEFAULTS, EXP3_DEFAULTS, load_run_features
 from predictive_training.dynamics.rssm import LOSS_COL, RSSMConfig, step_features
+from predictive_training.training.run import run_training
 
 from .conftest import TINY
 

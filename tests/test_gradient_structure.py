@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from predictive_training.gradient_structure import (
+from predictive_training.analysis.gradient_structure import (
     DEFAULT_THRESHOLDS,
     adjacent_cosines,
     analyze,

@@ -7,7 +7,7 @@ import torch
 
 from predictive_training import config as config_mod
 from predictive_training.data.prepare import TokenData, prepare
-from predictive_training.gradient_structure import analyze
+from predictive_training.analysis.gradient_structure import analyze
 from predictive_training.records.gradients import read_records
 from predictive_training.training.loop import Trainer
 from predictive_training.training.observers import GradientRecorder

@@ -42,7 +42,7 @@ from scipy.stats import norm
 from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.tsa.stattools import acf as _sm_acf
 
-from .records.gradients import as_cpu_tensor, check_steps, read_records
+from ..records.gradients import as_cpu_tensor, check_steps, read_records
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

@@ -1,0 +1,82 @@
+"""Experiment 4 (prediction-phase training) for one seed: every arm against the baseline of that seed.
+
+Reads each run's ``summary.json`` and ``metrics.jsonl``; writes one appendix-7 log per seed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..records.jsonl import read_metrics
+from .template import log_config, write_log
+
+__all__ = ["run_exp4"]
+
+
+def _time_to_target(run_dir: Path, target: float) -> float | None:
+    """Training wall-clock (s) at the first evaluation whose validation loss is <= ``target``."""
+    for row in read_metrics(run_dir):
+        if row.get("val_loss") is not None and row["val_loss"] <= target:
+            return row["wall_s"]
+    return None
+
+
+def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: str | Path) -> dict:
+    """Experiment 4 for one seed: every arm against the baseline of the same seed.
+
+    ``run_dirs`` maps arm name -> run folder (all of this seed). The loss gap is relative,
+    (arm - baseline) / baseline, on the final validation loss; downstream gaps are absolute
+    differences of accuracies; speedup = baseline wall-clock / arm wall-clock; time-to-target is the
+    wall-clock at which the arm's validation loss first reaches the baseline's final one.
+    """
+    run_dirs = {a: Path(d) for a, d in run_dirs.items()}
+    summaries = {a: json.loads((d / "summary.json").read_text()) for a, d in run_dirs.items()}
+    base = summaries["baseline"]
+    base_rows = [r for r in read_metrics(run_dirs["baseline"]) if r.get("val_loss") is not None]
+    target = base_rows[-1]["val_loss"]
+    arms = {}
+    for arm, s in summaries.items():
+        down = s["downstream"]
+        arms[arm] = {
+            "kind": cfg["arms"][arm]["kind"],
+            "final_val_loss": s["final_val_loss"],
+            "final_train_loss": s["final_train_loss"],
+            "loss_gap": (s["final_val_loss"] - base["final_val_loss"]) / base["final_val_loss"],
+            "downstream": down,
+            "downstream_gap": {k: (None if down.get(k) is None or base["downstream"].get(k) is None
+                                   else down[k] - base["downstream"][k]) for k in down},
+            "wall_s": s["wall_s"],
+            "wall_ratio": s["wall_s"] / base["wall_s"],
+            "speedup": base["wall_s"] / s["wall_s"],
+            "time_to_target_s": _time_to_target(run_dirs[arm], target),
+            "target_val_loss": target,
+            "forward_passes": s["forward_passes"],
+            "backward_passes": s["backward_passes"],
+            "prediction_ratio_requested": s["prediction_ratio_requested"],
+            "prediction_ratio_achieved": s["prediction_ratio_achieved"],
+            "energy_j": (s.get("energy") or {}).get("joules"),
+            "energy_source": (s.get("energy") or {}).get("source"),
+            "energy_ratio": ((s.get("energy") or {}).get("joules") or 0) / base["energy"]["joules"]
+            if (base.get("energy") or {}).get("joules") else None,
+        }
+    th = cfg["thresholds"]
+    criteria = {}
+    for arm, margin in (("hybrid_r25", th["exp4_loss_margin_r25"]), ("hybrid_r50", th["exp4_loss_margin_r50"])):
+        if arm in arms:
+            gap = arms[arm]["loss_gap"]
+            criteria[f"loss_gap_{arm[-3:]}"] = {"estimate": gap, "threshold": margin, "passed": abs(gap) < margin}
+    if "hybrid_r50" in arms:
+        h = arms["hybrid_r50"]
+        dg = h["downstream_gap"].get("cloze_accuracy")
+        criteria["downstream_gap_r50"] = {"estimate": dg, "threshold": th["exp4_downstream_margin"],
+                                          "passed": None if dg is None else abs(dg) < th["exp4_downstream_margin"],
+                                          "metric": "cloze accuracy (absolute difference)"}
+        red = 1 - h["wall_ratio"]
+        criteria["wallclock_reduction_r50"] = {"estimate": red, "threshold": th["exp4_wallclock_reduction"],
+                                               "passed": red >= th["exp4_wallclock_reduction"]}
+        criteria["speedup_r50"] = {"estimate": h["speedup"], "threshold": th["exp4_speedup"],
+                                   "passed": h["speedup"] > th["exp4_speedup"]}
+    results = {"arms": arms, "criteria": criteria,
+               "notes": "wall_s is training time with every overhead, validation excluded"}
+    return write_log(4, seed, log_config(cfg, base["n_params"], arms=list(arms)), results, out_path)

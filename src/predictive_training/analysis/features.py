@@ -1,0 +1,83 @@
+"""What Experiments 2 and 3 read from a baseline run (per-step observations), and their settings.
+
+Both experiments compare the RSSM-lite dynamics model (:mod:`predictive_training.dynamics.rssm`,
+with the hybrid arm's overrides ``hybrid.rssm``) against the simple predictors
+(:mod:`predictive_training.dynamics.simple`) on exactly the same held-out data.
+Experiment-specific settings are read, with defaults, from ``cfg.get("dynamics", {})``:
+``exp2_train_frac`` (0.8), ``exp2_epochs`` (8, passes of :meth:`RSSMLite.fit`),
+``exp2_max_horizon`` (50), ``exp2_origin_every`` (10 steps), ``exp2_smooth_window`` (21 steps),
+``exp2_samples`` (32 rollout samples), ``exp2_ema_alpha`` (0.1), ``exp3_skip_windows`` (2),
+``exp3_ema_alpha`` (0.5), ``exp3_samples`` (8).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..dynamics.rssm import RSSMConfig, step_features
+from ..records.jsonl import read_metrics
+from ..records.tensor_norms import FILENAME as TENSOR_NORMS
+from ..records.tensor_norms import read_tensor_norms
+
+__all__ = ["EXP2_DEFAULTS", "EXP3_DEFAULTS", "settings", "rssm_config", "load_run_features", "run_n_params"]
+
+EXP2_DEFAULTS = {"exp2_train_frac": 0.8, "exp2_epochs": 8, "exp2_max_horizon": 50, "exp2_origin_every": 10,
+                 "exp2_smooth_window": 21, "exp2_samples": 32, "exp2_ema_alpha": 0.1}
+EXP3_DEFAULTS = {"exp3_skip_windows": 2, "exp3_ema_alpha": 0.5, "exp3_samples": 8}
+
+
+def settings(cfg: dict, defaults: dict) -> dict:
+    """The ``dynamics.*`` settings named in ``defaults``, each with its default where the config has none."""
+    dyn = dict(cfg.get("dynamics", {}) or {})
+    return {k: dyn.get(k, v) for k, v in defaults.items()}
+
+
+def rssm_config(cfg: dict, seed: int) -> RSSMConfig:
+    """The dynamics model's config: ``hybrid.rssm`` with the run seed as its default seed."""
+    over = dict((cfg.get("hybrid", {}) or {}).get("rssm", {}) or {})
+    over.setdefault("seed", int(seed))
+    return RSSMConfig.from_dict(over)
+
+
+
+def load_run_features(run_dir: str | Path) -> dict:
+    """Per-step observations of a conventional run.
+
+    Returns ``steps [T]`` int, ``loss [T]`` nats, ``lr [T]``, ``features [T, 4 + 2n]`` float64
+    (:func:`step_features`, tensors in the recorded order), ``update_norm [T, n]`` and ``names``.
+    Only steps with a backward pass (every step of a conventional run) are kept.
+    """
+    run_dir = Path(run_dir)
+    rows = read_metrics(run_dir)
+    norms_path = run_dir / "snapshots" / TENSOR_NORMS
+    if not norms_path.exists():
+        raise FileNotFoundError(f"{norms_path} is missing: Experiments 2 and 3 need the per-tensor norms "
+                                "(rerun the training with the current recorder)")
+    tn = read_tensor_norms(norms_path)
+    names = list(tn["names"])
+    by_step = {int(r["step"]): r for r in rows if r.get("backward") and r.get("loss") is not None}
+    steps = [int(s) for s in tn["steps"].tolist() if int(s) in by_step]
+    if len(steps) < 10:
+        raise ValueError(f"run_dir {run_dir} has only {len(steps)} full steps with norms; need >= 10")
+    pos = {int(s): i for i, s in enumerate(tn["steps"].tolist())}
+    gn, un = tn["grad_norm"].to(torch.float64).numpy(), tn["update_norm"].to(torch.float64).numpy()
+    total = max(int(r["step"]) for r in rows) + 1
+    feats, loss, lr, upd = [], [], [], []
+    for s in steps:
+        r, i = by_step[s], pos[s]
+        feats.append(step_features(r["loss"], r["grad_norm"], r["lr"], s, total,
+                                   dict(zip(names, gn[i])), dict(zip(names, un[i])), names=names))
+        loss.append(r["loss"]); lr.append(r["lr"]); upd.append(un[i])
+    return {"steps": np.asarray(steps), "loss": np.asarray(loss, dtype=np.float64),
+            "lr": np.asarray(lr, dtype=np.float64), "features": np.stack(feats),
+            "update_norm": np.stack(upd), "names": names}
+
+
+def run_n_params(run_dir: Path) -> int | None:
+    """The trained model's parameter count from the run's ``summary.json`` (None without one)."""
+    f = run_dir / "summary.json"
+    return json.loads(f.read_text()).get("n_params") if f.exists() else None
