@@ -1,4 +1,4 @@
-"""Each branch of each milestone and decision rule of predictive_training.decisions."""
+"""Each branch of each milestone and decision rule of predictive_training.stats.decisions."""
 
 import json
 import math
@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from predictive_training import decisions as D
-from predictive_training.stats import TESTS_COLUMNS
+from predictive_training.stats import decisions as D
+from predictive_training.stats.tests import TESTS_COLUMNS
 
 # (experiment, metric) -> (estimate, test, threshold) of a study where every criterion holds.
 GOOD = {

@@ -13,10 +13,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from predictive_training import stats as S  # noqa: E402
-from predictive_training.decisions import OUTCOMES, decide  # noqa: E402
-from predictive_training.report import ReportContext, render_html, render_pdf  # noqa: E402
-from predictive_training.report.html import html_string  # noqa: E402
+from predictive_training.report.context import ReportContext  # noqa: E402
+from predictive_training.report.html import html_string, render_html  # noqa: E402
+from predictive_training.report.pdf import render_pdf  # noqa: E402
+from predictive_training.stats import tests as S  # noqa: E402
+from predictive_training.stats.decisions import OUTCOMES, decide  # noqa: E402
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()), None)
 PDFTOTEXT = shutil.which("pdftotext")

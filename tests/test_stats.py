@@ -1,4 +1,4 @@
-"""Known-answer tests of predictive_training.stats (values recomputed here with numpy formulas)."""
+"""Known-answer tests of predictive_training.stats.tests (values recomputed here with numpy formulas)."""
 
 import math
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sst
 
-from predictive_training import stats as S
+from predictive_training.stats import tests as S
 
 
 # --------------------------------------------------------------------------- t-tests

@@ -3,7 +3,7 @@
 import json
 
 from predictive_training.cli import setup_logging
-from predictive_training.figures import make_all
+from predictive_training.report.figures import make_all
 from predictive_training.io import atomic_dir
 
 setup_logging(snakemake.log[0])

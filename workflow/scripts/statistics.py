@@ -2,7 +2,7 @@
 
 from predictive_training.cli import setup_logging
 from predictive_training.io import atomic_write_text, write_json
-from predictive_training.study_stats import build
+from predictive_training.stats.rows import build
 
 setup_logging(snakemake.log[0])
 table, decisions = build(snakemake.config, snakemake.input.logs)

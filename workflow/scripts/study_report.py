@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from predictive_training.cli import setup_logging
-from predictive_training.study_report import build_report
+from predictive_training.report.build import build_report
 
 setup_logging(snakemake.log[0])
 fig_dir = Path(snakemake.input.figures)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import (BACKGROUNDS, COLOURS, ReportContext, decision_records, figure_sections, notes_paragraphs,
+from .context import (BACKGROUNDS, COLOURS, ReportContext, decision_records, figure_sections, notes_paragraphs,
                provenance_items, runs_table, summary_rows)
 
 __all__ = ["render_html", "html_string"]

@@ -19,7 +19,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.platypus import (Image, KeepTogether, Paragraph, Preformatted, SimpleDocTemplate, Spacer,
                                 Table, TableStyle)
 
-from . import (BACKGROUNDS, COLOURS, ReportContext, decision_records, figure_sections, notes_paragraphs,
+from .context import (BACKGROUNDS, COLOURS, ReportContext, decision_records, figure_sections, notes_paragraphs,
                provenance_items, runs_table, summary_rows)
 
 __all__ = ["render_pdf"]

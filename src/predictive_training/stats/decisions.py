@@ -1,8 +1,8 @@
 """Go/No-Go decisions of the validation plan (sections 4, 5 and 6), from the tests table.
 
-Input: the tests table of :func:`predictive_training.stats.tests_table` (``stats/tests.csv``), one
+Input: the tests table of :func:`predictive_training.stats.tests.tests_table` (``stats/tests.csv``), one
 row per (experiment, metric). A criterion is *met* only when its row ``passed`` (estimate rule
-AND Bonferroni-adjusted significance; see :mod:`predictive_training.stats`). Rows decided by a
+AND Bonferroni-adjusted significance; see :mod:`predictive_training.stats.tests`). Rows decided by a
 point estimate because n < 2 (test kind ``point_*``) count by their point estimate, and every
 record built from them carries a caveat saying so.
 
@@ -63,7 +63,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .stats import TEST_KINDS, is_flagged, rule_text
+from .tests import TEST_KINDS, is_flagged, rule_text
 
 __all__ = [
     "DECISION2_BOTH",

@@ -10,7 +10,7 @@ One row per criterion of the plan (STUDY.md section 2), tested over seeds:
 - Bonferroni correction runs over the whole family (every row with a p-value).
 
 The rule for ``passed`` (estimate on the right side of the threshold AND adjusted p < alpha) is
-in ``stats.tests_table``. Experiments not in the study contribute no rows, and the decisions
+in :func:`.tests.tests_table`. Experiments not in the study contribute no rows, and the decisions
 then say "not evaluated".
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import tests
 from .decisions import decide
 
 
@@ -34,36 +34,36 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def exp1_rows(logs: list[dict], th: dict) -> list[stats.TestRow]:
+def exp1_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
     lag50 = np.array(
         [lg["results"]["gradients"]["autocorrelation"]["series"][0]["acf_lag"] for lg in logs], dtype=float
     )
     return [
-        stats.one_sample_row("exp1", "mean_cosine", _crit(logs, "mean_cosine"), th["exp1_mean_cosine"]),
-        stats.one_sample_row("exp1", "pca_top10", _crit(logs, "pca_top10"), th["exp1_pca_top10"]),
+        tests.one_sample_row("exp1", "mean_cosine", _crit(logs, "mean_cosine"), th["exp1_mean_cosine"]),
+        tests.one_sample_row("exp1", "pca_top10", _crit(logs, "pca_top10"), th["exp1_pca_top10"]),
         # Across seeds: is the lag-L autocorrelation of the leading gradient PC score positive?
         # (each seed's own Bartlett test is in its Exp 1 log).
-        stats.one_sample_row("exp1", "autocorr_lag50", _finite(lag50), 0.0),
-        stats.one_sample_row("exp1", "update_pca_top10", _crit(logs, "update_pca_top10"),
+        tests.one_sample_row("exp1", "autocorr_lag50", _finite(lag50), 0.0),
+        tests.one_sample_row("exp1", "update_pca_top10", _crit(logs, "update_pca_top10"),
                              th["exp1_update_pca_top10"]),
     ]
 
 
-def exp2_rows(logs: list[dict], th: dict) -> list[stats.TestRow]:
+def exp2_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
     return [
-        stats.one_sample_row("exp2", "r2", _crit(logs, "r2"), th["exp2_r2"]),
-        stats.one_sample_row("exp2", "mae_over_range", _crit(logs, "mae_over_range"),
+        tests.one_sample_row("exp2", "r2", _crit(logs, "r2"), th["exp2_r2"]),
+        tests.one_sample_row("exp2", "mae_over_range", _crit(logs, "mae_over_range"),
                              th["exp2_mae_over_range"], "less"),
     ]
 
 
-def exp3_rows(logs: list[dict], th: dict) -> list[stats.TestRow]:
+def exp3_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
     return [
-        stats.one_sample_row("exp3", "cosine", _crit(logs, "cosine"), th["exp3_cosine"]),
-        stats.one_sample_row("exp3", "rel_l2", _crit(logs, "rel_l2"), th["exp3_rel_l2"], "less"),
-        stats.one_sample_row("exp3", "per_layer_accuracy", _crit(logs, "per_layer_accuracy"),
+        tests.one_sample_row("exp3", "cosine", _crit(logs, "cosine"), th["exp3_cosine"]),
+        tests.one_sample_row("exp3", "rel_l2", _crit(logs, "rel_l2"), th["exp3_rel_l2"], "less"),
+        tests.one_sample_row("exp3", "per_layer_accuracy", _crit(logs, "per_layer_accuracy"),
                              th["exp3_per_layer_accuracy"]),
-        stats.one_sample_row("exp3", "pearson_r", _crit(logs, "pearson_r"), th["exp3_pearson_r"]),
+        tests.one_sample_row("exp3", "pearson_r", _crit(logs, "pearson_r"), th["exp3_pearson_r"]),
     ]
 
 
@@ -77,44 +77,44 @@ def _dig(d: dict, key: str):
     return d
 
 
-def exp4_rows(logs: list[dict], th: dict) -> list[stats.TestRow]:
+def exp4_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
     arms = set(logs[0]["results"]["arms"])
-    rows: list[stats.TestRow] = []
+    rows: list[tests.TestRow] = []
     base = _arm_values(logs, "baseline", "final_val_loss")
     for arm, metric, margin in (("hybrid_r25", "loss_gap_r25", th["exp4_loss_margin_r25"]),
                                 ("hybrid_r50", "loss_gap_r50", th["exp4_loss_margin_r50"])):
         if arm in arms:
-            rows.append(stats.tost_row("exp4", metric, _arm_values(logs, arm, "final_val_loss"), base, margin))
+            rows.append(tests.tost_row("exp4", metric, _arm_values(logs, arm, "final_val_loss"), base, margin))
     if "hybrid_r50" in arms:
         # "Downstream delta < 1%": an absolute margin of 1 percentage point of cloze accuracy.
         base_acc = _arm_values(logs, "baseline", "downstream.cloze_accuracy")
         if np.isfinite(base_acc).all() and base_acc.mean() > 0:
-            rows.append(stats.tost_row(
+            rows.append(tests.tost_row(
                 "exp4", "downstream_gap_r50", _arm_values(logs, "hybrid_r50", "downstream.cloze_accuracy"),
                 base_acc, th["exp4_downstream_margin"] / abs(base_acc.mean()), relative_estimate=False))
-        rows.append(stats.one_sample_row("exp4", "speedup_r50", _arm_values(logs, "hybrid_r50", "speedup"),
+        rows.append(tests.one_sample_row("exp4", "speedup_r50", _arm_values(logs, "hybrid_r50", "speedup"),
                                          th["exp4_speedup"]))
         hybrid = _arm_values(logs, "hybrid_r50", "final_val_loss")
         for control in ("skip_r50", "repeat_r50", "matched_r50"):
             if control in arms:  # does the hybrid beat its control? (control loss - hybrid loss > 0)
-                rows.append(stats.paired_row("exp4", f"hybrid_r50_beats_{control}",
+                rows.append(tests.paired_row("exp4", f"hybrid_r50_beats_{control}",
                                              _arm_values(logs, control, "final_val_loss"), hybrid, 0.0))
     return rows
 
 
-def exp5_rows(logs: list[dict], th: dict) -> list[stats.TestRow]:
+def exp5_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
     res = [lg["results"] for lg in logs]
     rows = [
-        stats.one_sample_row("exp5", "loss_reduction", _crit(logs, "loss_reduction"), th["exp5_loss_reduction"]),
-        stats.one_sample_row("exp5", "share_positive", _crit(logs, "share_positive"), th["exp5_share_positive"]),
-        stats.descriptive_row("exp5", "divergences", float(sum(_crit(logs, "divergences"))), 0.0, len(logs)),
+        tests.one_sample_row("exp5", "loss_reduction", _crit(logs, "loss_reduction"), th["exp5_loss_reduction"]),
+        tests.one_sample_row("exp5", "share_positive", _crit(logs, "share_positive"), th["exp5_share_positive"]),
+        tests.descriptive_row("exp5", "divergences", float(sum(_crit(logs, "divergences"))), 0.0, len(logs)),
     ]
     before = np.array([r["mean_loss_before"] for r in res], dtype=float)
     after = np.array([r["mean_loss_after"] for r in res], dtype=float)
     if np.isfinite(before).all() and np.isfinite(after).all():
-        rows.append(stats.paired_row("exp5", "loss_before_minus_after", before, after, 0.0))
+        rows.append(tests.paired_row("exp5", "loss_before_minus_after", before, after, 0.0))
     if "error_reduction" in logs[0]["results"]["criteria"]:
-        rows.append(stats.one_sample_row("exp5", "error_reduction", _finite(_crit(logs, "error_reduction")),
+        rows.append(tests.one_sample_row("exp5", "error_reduction", _finite(_crit(logs, "error_reduction")),
                                          th["exp5_error_reduction"]))
     return rows
 
@@ -134,9 +134,9 @@ def build(cfg: dict, log_paths: list[str | Path]) -> tuple[pd.DataFrame, dict]:
     for p in sorted(map(Path, log_paths)):
         groups.setdefault(p.parent.name, []).append(json.loads(p.read_text()))
     th = cfg["thresholds"]
-    rows: list[stats.TestRow] = []
+    rows: list[tests.TestRow] = []
     for name, builder in BUILDERS.items():
         if name in groups:
             rows.extend(r for r in builder(groups[name], th) if r.n >= 1)
-    table = stats.tests_table(rows, alpha=th["alpha"])
+    table = tests.tests_table(rows, alpha=th["alpha"])
     return table, decide(table, r2_refine=th["exp2_r2_refine"])

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .report import ReportContext, render_html, render_pdf
+from .context import ReportContext
+from .html import render_html
+from .pdf import render_pdf
 
 PACKAGES = ["torch", "numpy", "scipy", "pandas", "statsmodels", "matplotlib", "safetensors", "tokenizers",
             "datasets", "snakemake", "jinja2", "reportlab"]

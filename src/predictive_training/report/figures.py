@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .records.jsonl import read_metrics  # noqa: E402
-from .records.summary import runs_table  # noqa: E402
+from ..records.jsonl import read_metrics  # noqa: E402
+from ..records.summary import runs_table  # noqa: E402
 
 ARM_COLORS = {
     "baseline": "#222222", "hybrid_r25": "#1f77b4", "hybrid_r50": "#d62728", "skip_r50": "#ff7f0e",
