@@ -1,3 +1,5 @@
+"""``python -m predictive_training``: the command line (:mod:`.cli`)."""
+
 import sys
 
 from .cli import main

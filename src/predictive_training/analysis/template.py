@@ -5,7 +5,7 @@ Every ``experiments/exp<N>_<name>/seed<k>.json`` holds ``experiment_id``, ``hypo
 carries a ``criteria`` mapping, each ``{estimate, threshold, passed}``; the conclusion says PASS
 only when every evaluable criterion passed, and names the ones that failed or could not be
 evaluated. These per-seed verdicts are descriptive; the study's decisions come from the
-statistics over seeds (``stats`` and ``decisions``).
+statistics over seeds (:mod:`predictive_training.stats`).
 """
 
 from __future__ import annotations

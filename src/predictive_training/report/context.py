@@ -33,7 +33,7 @@ class ReportContext:
         title: document title.
         study: study name (the ``results/<study>/`` folder).
         summary: tests table (``stats/tests.csv`` columns).
-        decisions: ``{"milestones": [...], "decisions": [...]}`` from ``decisions.decide``.
+        decisions: ``{"milestones": [...], "decisions": [...]}`` from :func:`predictive_training.stats.decisions.decide`.
         figures: ``(png_path, caption, section)`` triples; shown grouped by section in the order
             sections first appear.
         runs: one row per run (any columns, e.g. arm, seed, final losses, wall-clock).

@@ -1,40 +1,10 @@
-"""Resumable training: checkpoints in the run's partial folder, checked by sha256, last two kept.
+"""Resumable training: atomic checkpoints in the run's partial folder, checked by sha256, two kept.
 
-Where things live
------------------
-A training job for ``runs/<arm>/seed<k>/`` (the Snakemake output) works in the deterministic
-folder ``runs/<arm>/.seed<k>.partial/`` (:func:`partial_dir`), outside the declared output, so
-Snakemake's removal of a failed job's output does not remove it. Checkpoints go to its
-``checkpoints/`` sub-folder:
-
-- ``step<NNNNNN>.pt``: ``torch.save`` of one dict (see :meth:`Checkpointer.save`): the trainer's
-  state (model, AdamW, counters, clocks, every random-number generator, the hybrid phase machine,
-  the predictor incl. the RSSM with its optimiser and generators) and every observer's state;
-- ``step<NNNNNN>.pt.sha256``: its checksum in ``sha256sum`` format (``sha256sum -c`` checks it);
-- ``records/<recorder>.<first>-<end>.safetensors``: the in-memory rows of the gradient and
-  tensor-norm recorders, spilled once per checkpoint (only the rows since the previous one), so a
-  checkpoint never rewrites the whole history. Each checkpoint lists the chunks it needs with
-  their sha256.
-
-A checkpoint also lists the append-only files it depends on (``metrics.jsonl`` and
-``events.jsonl`` with the byte length and sha256 of their prefix at the checkpoint, the weight
-snapshots with their sizes); :meth:`Checkpointer.load_latest` accepts a checkpoint only if all of
-them still match.
-
-Writing is atomic: the ``.pt`` is written under a temporary name, flushed to disk, its checksum
-file written (atomically), then the ``.pt`` is renamed into place; a kill at any moment leaves
-either the complete new checkpoint or none. After each save only the two newest checkpoints are
-kept.
-
-Corruption
-----------
-``load_latest`` tries the checkpoints newest first. One whose checksum file is missing or does
-not match (truncated, bit-flipped), that ``torch.load`` cannot read, that was written for another
-configuration (:func:`run_fingerprint`) or whose dependent files no longer match is reported by
-name with a WARNING in the job log, renamed to ``*.corrupt`` (kept for inspection, never read
-again) and the next older one is tried. If none is usable the job starts fresh with a WARNING
-(and the caller clears the partial folder): every result is a deterministic function of the
-config, so a fresh start costs time but never changes what the run produces.
+:class:`Checkpointer` saves, rotates and finds a run's checkpoints (``checkpoints/step<N>.pt``
+with a ``sha256sum``-format ``.sha256`` beside it); :meth:`Checkpointer.load_latest` skips (and renames
+``*.corrupt``) any whose checksum, configuration fingerprint (:func:`run_fingerprint`) or
+dependent files do not match. :func:`save_chunk`/:func:`load_chunk` hold the recorders' spilled
+rows. Layout, atomicity and resumption: ``docs/design.md`` (Checkpoints).
 """
 
 from __future__ import annotations
@@ -251,7 +221,7 @@ class Checkpointer:
     # --- loading ---------------------------------------------------------------------------------
 
     def load_latest(self) -> dict | None:
-        """The newest usable checkpoint's state dict, or None (see the module docstring).
+        """The newest usable checkpoint's state dict, or None (``docs/design.md``, Checkpoints).
 
         Unusable checkpoints are reported (WARNING, by file name) and renamed ``*.corrupt``.
         """

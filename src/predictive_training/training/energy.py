@@ -220,7 +220,7 @@ class EnergyMeter:
 
 
 class EnergyObserver:
-    """Training observer (see ``training.Observer``): meters one run and adds ``summary["energy"]``.
+    """Training observer (:class:`.loop.Observer`): meters one run and adds ``summary["energy"]``.
 
     The FLOP count (used for the estimate where no hardware counter is readable, reported always)
     comes from the trainer's pass counters at the end: 6 N tokens per step with a backward pass,

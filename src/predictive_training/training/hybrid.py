@@ -1,94 +1,10 @@
-"""The hybrid trainer (Warmup -> Full -> Predict -> Correct -> Full ...) and the control arms.
+"""The hybrid trainer (Warmup, then cycles of Full, Predict, Correct) and the matched control.
 
-Phase schedule
---------------
-Warmup runs the first ``train.warmup_steps`` steps conventionally. The rest of the budget follows
-:class:`~predictive_training.phase_plan.PhasePlan`: ``prediction_ratio`` is the share of the WHOLE
-step budget ``T`` spent in Predict, so the plan has ``n`` (the nearest integer to ``r T / Y``)
-cycles ``[Full F_k][Predict Y][Correct C]`` (``Y = hybrid.horizon``, ``C = hybrid.correct_steps``)
-and a Full tail, the Full steps spread evenly over the ``n + 1`` gaps. A Predict phase starts only
-when at least ``Y + C`` steps are left, so every Predict phase is followed by its Correct phase
-(a guard fallback adds Full steps, and the cycles that no longer fit run Full). The nominal plan
-(:meth:`PhasePlan.phases`) is what the run does when neither the gate nor the guard fires; the
-realised share is reported beside the requested one in ``summary.json``
-(``prediction_ratio_achieved`` over the whole budget, as for every arm,
-``prediction_ratio_nominal`` of the plan, and ``prediction_ratio_achieved_after_warmup``).
-
-Predict phase
--------------
-ONE aggregate rollout of the predictor for the ``Y`` steps (given the learning rates the schedule
-would use at those steps), then the predicted delta is added to every parameter tensor by name,
-in place, at the first Predict step: the weights change by exactly the predicted delta. No
-forward and no backward pass runs for the ``Y`` steps and their batches are skipped (a batch is a
-function of ``(seed, step)``). Metrics rows: ``loss`` and ``grad_norm`` null, ``backward`` false,
-``tokens`` unchanged, ``lr`` the schedule's value at that step; ``delta_norm`` is the norm of the
-whole applied delta on the FIRST Predict row and 0 on the others (the delta is applied once). The
-wall-clock of the first Predict step includes the rollout, the snapshot the guard needs and the
-application of the delta.
-
-AdamW over a Predict phase: the moment estimates and the step counter ``state['step']`` are kept
-unchanged. They summarise the gradients seen so far and no gradient is seen in Predict; the bias
-corrections ``1 - beta^k`` must count the gradients averaged into the moments, and advancing ``k``
-without new gradients would over-weight stale moments. The learning-rate schedule is indexed by
-the global step, so training after a Predict phase continues at the learning rate of the current
-step (the schedule does not pause).
-
-Correct phase
--------------
-Right after the Predict phase the held-aside loss is measured on the first skipped batch(es)
-(``probe``); the line search chooses its scales on the last ones (``aside``, disjoint when
-Y >= 2 x hybrid.corrector.batches), so the loss before/after correction is not measured on the
-batch the search was tuned on. A held-aside loss is the mean loss of ``hybrid.corrector.batches``
-skipped Predict batches (training data no gradient was computed on), forward only. The probe
-loss right after the phase is ``loss_before``; the divergence guard checks it; then the corrector
-(:class:`~predictive_training.corrector.LayerwiseLineSearch`) rescales the predicted delta per
-layer group on the search batches (``hybrid.corrector.trials`` candidate scales per group, one
-forward pass each, the candidates that have helped that group most so far first); then ``C`` real optimisation steps (phase ``correct``); then
-the probe loss is measured again: ``loss_after``. Both, the per-layer corrections (group -> scale
-and norm) and the search's own losses (``search_loss_before``, ``loss_after_search``) go to a
-``correction`` event.
-"Actual" in the ``prediction_outcome`` event means this measured held-aside loss after the phase
-(the predictor forecast the training loss at those steps); the loss the baseline would have had at
-that step is not observable in the same run and is compared across runs (baseline metrics).
-
-Confidence gate and divergence guard
-------------------------------------
-Gate: after the rollout, if the predictor is not ready (e.g. the dynamics model has not trained
-yet) or its uncertainty is not finite or above ``hybrid.gate.max_uncertainty``, the cycle's
-Predict and Correct slots run as Full steps (a ``gate`` event records every decision). Guard: on
-every step with a forward pass and on the held-aside loss after each Predict phase, a non-finite
-loss, a loss above ``mean + k * max(std, 1% of mean)`` of the last ``hybrid.guard.window``
-training losses (``k = hybrid.guard.spike_sigma``), or a gradient norm above
-``hybrid.guard.grad_explosion_factor`` times their median, is a divergence: the weights and the
-AdamW state are restored from the snapshot taken before the last Predict phase and the next
-``hybrid.guard.fallback_steps`` steps run Full before cycles resume (a ``guard`` event each time).
-Before the first Predict phase there is no snapshot; a divergence then restores nothing, but it
-is logged and the Full fallback runs all the same (the loss was unstable: no Predict yet).
-
-Arms (``arms.<name>.kind``)
----------------------------
-- ``hybrid``: the RSSM-lite dynamics model (:class:`RSSMPredictor`);
-- ``skip``: the same schedule, a Predict phase applies no weight change (:class:`ZeroPredictor`);
-- ``repeat``: a Predict phase applies ``Y x`` the mean of the last ``hybrid.repeat_window``
-  per-step updates (:class:`RepeatPredictor`);
-- ``matched``: conventional training for as many steps as the nominal plan of its
-  ``prediction_ratio`` has backward passes, with the learning-rate schedule (warmup, cosine)
-  compressed to that many steps (:class:`MatchedTrainer`). It is matched to the NOMINAL plan; a
-  hybrid run whose gate or guard forced extra Full steps ran more backward passes than that.
-The control predictors report uncertainty 0, so the gate never blocks them.
-
-Checkpoints (resumable runs)
-----------------------------
-The phase machine keeps its position in ``_cursor`` (the unit being run: warmup, fallback,
-plain Full, or cycle ``k`` at stage ``full``/``run``/``correct`` with the steps left in it), so a
-checkpoint can be taken after any real step of a Warmup, Full or Correct phase; it then holds the
-cycle index, the cursor, the pre-Predict snapshot, the guard's statistics, the counters, the
-overhead clocks and the predictor's state (the RSSM with its optimiser and generators). No
-checkpoint is taken inside a Predict phase or between its rollout and its Correct phase (the
-state there includes a whole predicted delta); a checkpoint that falls due there is taken after
-the first Correct step. A run killed inside a Predict phase therefore resumes from a checkpoint
-before the phase and re-enters it: the rollout is a deterministic function of the restored
-predictor state and the seed ``seed * 1000003 + first Predict step``.
+:class:`HybridTrainer` runs the ``hybrid``, ``skip`` and ``repeat`` arms: the nominal
+:class:`~predictive_training.phase_plan.PhasePlan`, one aggregate rollout per Predict phase, the
+confidence gate, the divergence guard (:mod:`.guard`), the per-layer correction, and resumable
+checkpoints through a :class:`~.position.Position`. :class:`MatchedTrainer` is conventional
+training with as many backward passes as the nominal plan. Design notes: ``docs/design.md``.
 """
 
 from __future__ import annotations

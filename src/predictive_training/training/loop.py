@@ -1,21 +1,9 @@
-"""The conventional trainer (AdamW, linear warmup then cosine decay, gradient clipping).
+"""The conventional trainer: AdamW, linear warmup then cosine decay, gradient clipping.
 
-The loop reads like the plan: every step has a ``Phase`` (here only ``WARMUP`` and ``FULL``; the
-hybrid trainer adds ``PREDICT`` and ``CORRECT``), and everything that is recorded is recorded by
-observers (``recording.py``) that receive a ``StepInfo`` plus the step's gradients and applied
-weight update. Nothing about recording is threaded through the loop.
-
-Design choices that the rest of the study relies on:
-
-- The batch of step ``t`` is a pure function of ``(seed, t)`` (``Batches``), so every arm sees
-  the same data at the same step, a skipped step skips exactly its batch, and a resumed run sees
-  the same stream.
-- ``wall_s`` is the cumulative wall-clock of training including every overhead (recording,
-  dynamics model, correction) but excluding periodic validation, which is measurement, not
-  training, and costs the same in every arm, and excluding checkpoint writing (``checkpoint_s``).
-- Resumable (``checkpoint.py``): with a ``checkpointer`` set, the state is saved at step
-  boundaries every ``train.checkpoint_every`` steps (:meth:`Trainer.checkpoint_state`) and a
-  trainer built from the same config continues from it bit-for-bit after :meth:`Trainer.restore`.
+:class:`Trainer` runs the steps (every step has a :class:`Phase`; the hybrid trainer adds Predict
+and Correct), keeps the clock and the pass counters, and hands every step's :class:`StepInfo`,
+gradients and update to its :class:`Observer` s, which record everything. Resumable through
+:meth:`Trainer.checkpoint_state` and :meth:`Trainer.restore`. Design notes: ``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -131,7 +119,7 @@ class Observer:
 
     def on_end(self, trainer: "Trainer", summary: dict) -> None: ...
 
-    # --- checkpoints (``checkpoint.py``) ---------------------------------------------------------
+    # --- checkpoints (:mod:`.checkpoint`) ---------------------------------------------------------
 
     def state_dict(self, trainer: "Trainer", checkpointer) -> dict | None:
         """What a resumed run needs to continue this observer (None: nothing). A ``"files"`` entry
@@ -177,7 +165,7 @@ class Trainer:
         self.recent_losses: collections.deque[float] = collections.deque(maxlen=20)
         self.initial_val_loss: float | None = None
         self._run_phase: Phase | None = None  # phase of the last step (Trainer.run's phase events)
-        # resumability (checkpoint.py): set by run_training; restore() fills the rest
+        # resumability (.checkpoint): set by run_training; restore() fills the rest
         self.checkpointer = None
         self.checkpoint_s = 0.0  # seconds spent writing checkpoints (outside wall_s)
         self.resumed_from: list[int] = []
