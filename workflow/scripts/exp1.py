@@ -1,7 +1,7 @@
 """Snakemake entry: Experiment 1 (gradient structure) for one seed."""
 
-from predictive_training.cli import setup_logging
 from predictive_training.analysis.exp1 import run_exp1
+from predictive_training.cli import setup_logging
 
 setup_logging(snakemake.log[0])
 run_exp1(snakemake.config, snakemake.input.run, int(snakemake.wildcards.seed), snakemake.output[0])

@@ -1,7 +1,7 @@
 """Snakemake entry: Experiment 4 (prediction-phase training) for one seed, all arms."""
 
-from predictive_training.cli import setup_logging
 from predictive_training.analysis.exp4 import run_exp4
+from predictive_training.cli import setup_logging
 
 setup_logging(snakemake.log[0])
 runs = {arm: snakemake.input[arm] for arm in snakemake.config["arms"]}

@@ -3,8 +3,8 @@
 import json
 
 from predictive_training.cli import setup_logging
-from predictive_training.report.figures import make_all
 from predictive_training.io import atomic_dir
+from predictive_training.report.figures import make_all
 
 setup_logging(snakemake.log[0])
 cfg = snakemake.config
