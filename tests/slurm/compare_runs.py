@@ -12,6 +12,8 @@
 
 Usage: python tests/slurm/compare_runs.py --local DIR --slurm DIR --snakemake-log F --sacct F
        --account NAME [--partial]        (exit 1 with a list of differences)
+       python tests/slurm/compare_runs.py --results-only --local DIR --slurm DIR
+                                         (check 2 alone: any two result folders, e.g. before and after a change)
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ def read_rows(path: Path):
         return list(csv.DictReader(f))
 
 
-def result_problems(local: Path, slurm: Path, partial: bool = False) -> list[str]:
+def result_problems(local: Path, slurm: Path, partial: bool = False,
+                    labels: tuple[str, str] = ("local", "SLURM")) -> list[str]:
     names = (local.name, slurm.name)
     problems: list[str] = []
     skipped: set = set()
@@ -163,7 +166,7 @@ def result_problems(local: Path, slurm: Path, partial: bool = False) -> list[str
 
     fl, fs = files(local), files(slurm)
     for rel in sorted(fl ^ fs):
-        problems.append(f"{rel}: only in {'local' if rel in fl else 'SLURM'} results")
+        problems.append(f"{rel}: only in {labels[0] if rel in fl else labels[1]} results")
     metrics = sorted(r for r in fl & fs if re.fullmatch(r"runs/[^/]+/seed\d+/metrics\.jsonl", r))
     if not metrics:
         problems.append("no runs/*/seed*/metrics.jsonl to compare")
@@ -189,15 +192,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--local", type=Path, required=True)
     ap.add_argument("--slurm", type=Path, required=True)
-    ap.add_argument("--snakemake-log", type=Path, required=True)
-    ap.add_argument("--sacct", type=Path, required=True)
-    ap.add_argument("--account", required=True)
+    ap.add_argument("--snakemake-log", type=Path)
+    ap.add_argument("--sacct", type=Path)
+    ap.add_argument("--account")
     ap.add_argument("--partial", action="store_true", help="only some targets ran: runs/summary.csv may be absent")
+    ap.add_argument("--results-only", action="store_true",
+                    help="compare the two result folders only (no scheduler check): --local and --slurm name any two")
     args = ap.parse_args(argv)
-    problems = scheduler_problems(
-        args.snakemake_log.read_text(), args.sacct.read_text(), args.account
-    )
-    problems += result_problems(args.local, args.slurm, args.partial)
+    if args.results_only:
+        problems = result_problems(args.local, args.slurm, args.partial, labels=(str(args.local), str(args.slurm)))
+    else:
+        missing = [f"--{k.replace('_', '-')}" for k in ("snakemake_log", "sacct", "account") if getattr(args, k) is None]
+        if missing:
+            ap.error(f"{', '.join(missing)} required (or --results-only)")
+        problems = scheduler_problems(args.snakemake_log.read_text(), args.sacct.read_text(), args.account)
+        problems += result_problems(args.local, args.slurm, args.partial)
     for p in problems:
         print("DIFFERENCE:", p, file=sys.stderr)
     print("compare_runs:", "FAILED" if problems else "all checks passed")
