@@ -22,6 +22,7 @@ from predictive_training.dynamics.corrector import LayerwiseLineSearch, layer_gr
 from predictive_training.dynamics.protocol import Observation, PredictedPhase
 from predictive_training.dynamics.simple import RepeatPredictor
 from predictive_training.phase_plan import PhasePlan
+from predictive_training.training.guard import DivergenceGuard
 from predictive_training.training.hybrid import HybridTrainer, MatchedTrainer
 from predictive_training.training.loop import Observer, lr_at
 from predictive_training.training.run import make_trainer, run_training
@@ -393,3 +394,16 @@ def test_hybrid_rssm_run_is_deterministic(tiny_cfg, tiny_data, tmp_path):
     predicts = [e for e in e0 if e["event"] == "prediction"]
     assert predicts and all(e["predicted_delta_norm"] > 0 for e in predicts)
     assert any(e["event"] == "correction" for e in e0)
+
+
+def test_divergence_guard_known_answers():
+    g = DivergenceGuard(window=50, spike_sigma=6.0, grad_explosion_factor=10.0, min_history=10)
+    assert g.check_loss(float("nan")) == "nonfinite_loss" and g.check_grad(float("inf")) == "nonfinite_grad"
+    assert g.check_loss(1e9) is None and g.check_grad(1e9) is None  # no history yet: only non-finite values count
+    for _ in range(10):
+        g.record(1.0, 2.0)
+    # constant losses: std 0, so the floor 1% of the mean sets the spike threshold, 1 + 6 * 0.01
+    assert g.loss_threshold() == pytest.approx(1.06)
+    assert g.check_loss(1.05) is None and g.check_loss(1.07) == "loss_spike"
+    assert g.check_grad(20.0) is None and g.check_grad(20.1) == "grad_explosion"  # 10 x the median 2.0
+

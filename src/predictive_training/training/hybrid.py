@@ -28,7 +28,6 @@ from .loop import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
 from .position import Correcting, Position
 
 __all__ = [
-    "DivergenceGuard",
     "HybridTrainer",
     "MatchedTrainer",
     "make_predictor",
