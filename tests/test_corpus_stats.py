@@ -77,3 +77,18 @@ def test_empty_corpus():
     st = corpus_stats([])
     assert st["documents"] == 0 and st["sample_words"] == 0
     assert st["gzip_ratio"] is None and st["top10_share"] is None and st["mean_document_words"] is None
+
+
+def test_command_line_prints_the_stats_of_a_configs_corpus(tmp_path, capsys):
+    import json
+
+    from predictive_training.data.corpus_stats import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("The cat sat.\n\nThe dog sat on the mat!\n")
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(f"data:\n  source: 'local:{corpus}'\n")
+    assert main([str(cfg)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["documents"] == 2 and out["sample_words"] == 9 and out["reference_tinystories"] == TINYSTORIES
+    assert main([str(tmp_path / "missing.yaml")]) == 2
