@@ -9,6 +9,7 @@ import pytest
 
 from predictive_training import config as config_mod
 from predictive_training.config import ConfigError
+from predictive_training.data.corpus_stats import TINYSTORIES, corpus_stats
 from predictive_training.data.prepare import TokenData, prepare
 from predictive_training.data.sources import load_documents
 from predictive_training.data.synthetic import generate_stories
@@ -92,6 +93,23 @@ def test_prepare_writes_meta_and_tokenizer_round_trips(tmp_path):
     # same input, same arrays (deterministic tokenizer training and split)
     meta2 = prepare(_cfg(f"local:{p}"), tmp_path / "data2")
     assert meta2["sha256"] == meta["sha256"]
+    # the corpus report, for a local source: the same numbers as corpus_stats on the documents
+    st = json.loads((out / "meta.json").read_text())["corpus_stats"]
+    assert st == meta["corpus_stats"]
+    expected = corpus_stats(DOCS)
+    assert {k: st[k] for k in expected} == expected
+    assert st["documents"] == len(DOCS) == sum(meta["documents"].values())
+    assert st["distinct_per_100k"] is None  # 20,000 words: too few for the 100,000-word window
+    assert 1.0 < st["tokens_per_word"] < 6.0  # a 300-token BPE splits words finely
+    assert st["reference_tinystories"] == TINYSTORIES
+
+
+def test_prepare_reports_corpus_stats_of_the_synthetic_source(tiny_data):
+    meta = json.loads((tiny_data / "meta.json").read_text())
+    st = meta["corpus_stats"]
+    assert meta["source"] == "synthetic" and st["documents"] == sum(meta["documents"].values())
+    assert st["sample_words"] >= 60_000 and st["sample_distinct"] > 1_000
+    assert 0.2 < st["gzip_ratio"] < 0.4 and 0.2 < st["top10_share"] < 0.35
 
 
 def test_corrupted_array_is_detected(tmp_path, tiny_data):

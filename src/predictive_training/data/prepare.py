@@ -5,7 +5,9 @@ Output folder (written under a temporary name, then renamed, so a failure leaves
 - ``train.npy``, ``val.npy``: uint16 (or uint32) token ids, documents joined by ``<|endoftext|>``;
 - ``tokenizer.json``: the trained Hugging Face ``tokenizers`` BPE;
 - ``cloze.json``: multiple-choice cloze items from held-out text (the downstream probe);
-- ``meta.json``: source, tokenizer, vocabulary size, token counts, sha256 of the arrays.
+- ``meta.json``: source, tokenizer, vocabulary size, token counts, sha256 of the arrays, and
+  ``corpus_stats``: how the text compares with real children's stories (``corpus_stats.py``;
+  computed on the first 340,000 words of the documents, whatever the source).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tokenizers.implementations import ByteLevelBPETokenizer
 
 from ..config import ConfigError
 from ..io import atomic_dir
+from .corpus_stats import TINYSTORIES, corpus_stats
 from .sources import EOT, load_documents
 
 log = logging.getLogger(__name__)
@@ -132,6 +135,13 @@ def prepare(cfg: dict, out_dir: str | Path, base_dir: str | Path | None = None) 
             )
 
     items = cloze_items(val_docs, data_cfg["cloze_items"], data_cfg["cloze_choices"], data_cfg["split_seed"])
+    t2 = time.perf_counter()
+    stats = corpus_stats(docs)  # documents in source order, before the split shuffle
+    n_words = sum(len(d.split()) for d in docs)
+    stats["tokens_per_word"] = (len(train_ids) + len(val_ids) - len(docs)) / n_words  # <|endoftext|> left out
+    stats["reference_tinystories"] = TINYSTORIES
+    log.info("corpus statistics in %.1f s: %s", time.perf_counter() - t2,
+             {k: stats[k] for k in TINYSTORIES})
     meta = {
         "source": data_cfg["source"],
         "tokenizer": {"type": "byte-level BPE (Hugging Face tokenizers)", "file": "tokenizer.json"},
@@ -142,7 +152,8 @@ def prepare(cfg: dict, out_dir: str | Path, base_dir: str | Path | None = None) 
         "dtype": str(train_ids.dtype),
         "sha256": {"train.npy": sha256(train_ids), "val.npy": sha256(val_ids)},
         "cloze_items": len(items),
-        "words": sum(len(d.split()) for d in docs),
+        "words": n_words,
+        "corpus_stats": stats,
     }
     with atomic_dir(out_dir) as tmp:
         np.save(tmp / "train.npy", train_ids)
