@@ -19,6 +19,9 @@ import pytest
 import torch
 
 from predictive_training import config as config_mod
+from predictive_training.analysis.exp2 import run_exp2
+from predictive_training.analysis.exp3 import run_exp3
+from predictive_training.analysis.shadow import cluster_bootstrap, pooled_ratio, spearman
 from predictive_training.data.prepare import TokenData
 from predictive_training.dynamics.protocol import Observation, PredictedPhase
 from predictive_training.dynamics.simple import EmaDeltaPredictor, LinearDeltaPredictor, span_projection
@@ -294,6 +297,42 @@ def test_span_oracle_captures_all_progress_on_a_linear_trajectory(tiny_data, tmp
         assert r["progress"] == pytest.approx(1.0, abs=1e-3)
 
 
+# --- Exp 2 and Exp 3 read the shadow records ------------------------------------------------------
+
+
+def test_exp3_reads_the_shadow_records_not_snapshots(shadow_run, tmp_path):
+    cfg, out, _ = shadow_run
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    shutil.rmtree(run / "snapshots")  # Exp 3 needs no weight snapshots: it never splits their deltas
+    log = run_exp3(cfg, run, 0, tmp_path / "exp3.json")
+    res = log["results"]
+    rows = [r for r in read_shadow(out) if r["predictor"] == "rssm" and r["horizon"] == 6 and r["kind"] != "forecast"]
+    assert rows and res["criteria_from"]["predictor"] == "rssm" and res["horizon"] == 6
+    assert res["criteria"]["cosine"]["estimate"] == pytest.approx(np.mean([r["cosine"] for r in rows]))
+    assert res["criteria"]["rel_l2"]["estimate"] == pytest.approx(np.mean([r["rel_l2"] for r in rows]))
+    assert set(res["criteria"]) == {"cosine", "rel_l2", "per_layer_accuracy", "pearson_r"}
+    cell = res["table"]["span5@3"]
+    assert cell["progress_search"] is not None and len(res["shadow"]["origins"]["rssm@6"]) == len(rows)
+    assert "pseudo" not in json.dumps(res["criteria_from"])
+
+
+def test_exp2_reads_the_shadow_forecasts(shadow_run, tmp_path):
+    cfg, out, _ = shadow_run
+    log = run_exp2(cfg, out, 0, tmp_path / "exp2.json")
+    res = log["results"]
+    assert res["target_used"] == "smoothed" and res["criteria_from"]["predictor"] == "rssm"
+    held = res["origins_held_out"]
+    assert held and all(o >= res["held_out_from"] == 32 for o in held)
+    assert set(res["predictors"]) == {"rssm", "last_value", "ema", "power_law"}
+    assert res["criteria"]["r2"]["estimate"] == res["predictors"]["rssm"]["smoothed"]["r2"]
+    assert res["predictors"]["rssm"]["horizon"]["Y"] == list(range(1, 7))
+    assert "offline_fit" not in res  # dynamics.exp2_offline is off by default
+    assert len(res["uncertainty_vs_loss_error"]["pairs"]) == res["n_origins"]
+
+
 # --- config ---------------------------------------------------------------------------------------
 
 
@@ -310,7 +349,7 @@ def test_bad_shadow_config_names_the_key(shadow, key):
         _cfg(**shadow)
 
 
-# --- the simple shadow predictors ----------------------------------------------
+# --- the simple shadow predictors and the statistics ----------------------------------------------
 
 
 def _obs(step, update, lr=0.5, loss=3.0):
@@ -336,3 +375,14 @@ def test_ema_and_linear_delta_predictors_known_answers():
         EmaDeltaPredictor(1.0)
     with pytest.raises(ValueError, match="observed"):
         EmaDeltaPredictor(0.5).rollout(2, [1.0, 1.0], 0)
+
+
+def test_pooled_ratio_and_cluster_bootstrap():
+    num, den = np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0])
+    assert pooled_ratio(num, den) == 0.5
+    assert cluster_bootstrap([(num, den), (2 * num, 2 * den)]) == (0.5, 0.5)  # a constant ratio has no spread
+    lo, hi = cluster_bootstrap([(np.array([0.0, 1.0, 2.0]), np.ones(3)), (np.array([1.0, 3.0]), np.ones(2))])
+    assert 0.0 <= lo < 1.4 < hi <= 3.0
+    assert cluster_bootstrap([(np.array([1.0]), np.ones(1))], n_resamples=50) == (1.0, 1.0)
+    assert spearman(np.zeros(5), np.arange(5.0))["rho"] is None  # constant uncertainty: undefined
+    assert spearman(np.arange(5.0), np.arange(5.0) ** 2)["rho"] == pytest.approx(1.0)
