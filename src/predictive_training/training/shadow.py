@@ -22,10 +22,15 @@ writes one row per (origin, horizon, predictor) to ``shadow.jsonl`` (format:
   LayerwiseLineSearch`, every scale of ``record.shadow.scales`` tried, on ``search_batches``
   other validation windows), scored on the evaluation windows.
 
+Loss-forecast origins (:func:`forecast_origins`, every ``record.shadow.forecast_every`` steps)
+are cheaper: each predictor only forecasts the loss over the longest horizon (or the steps left),
+written as rows of kind ``forecast`` (Experiment 2 pools them with the full origins).
+
 The **span oracle** ``span<m>`` (``record.shadow.span_oracle``) is scored the same way: the real
 delta projected, in hindsight, on the span of the last ``m`` per-step updates before the origin
-(:func:`~predictive_training.dynamics.simple.span_projection`), the ceiling of any predictor that
-combines recent updates linearly.
+(:func:`~predictive_training.dynamics.simple.span_projection`): the best approximation, in cosine
+and L2, of any predictor that combines those updates linearly (no ceiling for progress captured:
+the loss is curved along them).
 
 Shadows never change the run: they read the trainer's weights, gradients and updates and write
 only into their own copies; every held-out loss is computed on a separate copy of the model in
@@ -477,12 +482,26 @@ class ShadowObserver(_JsonlRecorder):
         for o, rec in self.pending.items():
             preds = {f"{n}@{y}": {k: v for k, v in e.items()} for (n, y), e in rec["preds"].items()}
             pending[o] = {**{k: v for k, v in rec.items() if k != "preds"}, "preds": preds}
-        st.update(predictors={n: p.state_dict() for n, p in self.predictors.items()},
-                  buf=None if self.buf is None else self.buf.clone(), buf_steps=list(self.buf_steps),
+        st.update(predictors={n: p.state_dict() for n, p in self.predictors.items()}, buf=self._needed_rows(trainer.step),
                   recent_losses=list(self.recent_losses), pending=pending, pending_fc=dict(self.pending_fc),
                   time=dict(self.time),
                   shadow_s=self.shadow_s, n_rows=self.n_rows)
         return st
+
+    def _needed_rows(self, step: int) -> tuple[list[int], torch.Tensor | None]:
+        """The buffered updates a resumed run will still project on: those of the last ``max(m)`` steps
+        before every pending origin and before the next origin (a checkpoint holds only these)."""
+        if self.buf is None:
+            return [], None
+        m = max(self.spans)
+        later = [o for o in self.origins if o >= step]
+        starts = [o - m for o in self.pending] + ([later[0] - m] if later else [])
+        if not starts:
+            return [], None
+        steps = [t for t in range(max(0, min(starts)), step) if self.buf_steps[t % self.buf_len] == t]
+        rows = self.buf.index_select(0, torch.tensor([t % self.buf_len for t in steps], dtype=torch.long,
+                                                     device=self.device)).cpu() if steps else None
+        return steps, rows
 
     def on_resume(self, trainer, state, checkpointer):
         super().on_resume(trainer, state, checkpointer)
@@ -490,8 +509,10 @@ class ShadowObserver(_JsonlRecorder):
         for n, p in self.predictors.items():
             p.load_state_dict(state["predictors"][n])
         if self.buf is not None:
-            self.buf.copy_(state["buf"].to(self.device))
-        self.buf_steps = [int(s) for s in state["buf_steps"]]
+            steps, rows = state["buf"]
+            for t, row in zip(steps, rows if rows is not None else []):
+                self.buf[int(t) % self.buf_len].copy_(row.to(self.device))
+                self.buf_steps[int(t) % self.buf_len] = int(t)
         self.recent_losses.extend(state["recent_losses"])
         for o, rec in state["pending"].items():
             preds = {}
