@@ -386,3 +386,20 @@ def test_pooled_ratio_and_cluster_bootstrap():
     assert cluster_bootstrap([(np.array([1.0]), np.ones(1))], n_resamples=50) == (1.0, 1.0)
     assert spearman(np.zeros(5), np.arange(5.0))["rho"] is None  # constant uncertainty: undefined
     assert spearman(np.arange(5.0), np.arange(5.0) ** 2)["rho"] == pytest.approx(1.0)
+
+
+def test_a_criterion_no_seed_could_evaluate_gets_no_row():
+    """Exp 2 without origins in its held-out segment: no row, so the decisions say "not evaluated"
+    instead of the statistics failing on NaN."""
+    from predictive_training.stats.rows import exp2_rows, exp3_rows
+
+    th = config_mod.validate({})["thresholds"]
+    none = {"results": {"criteria": {"r2": {"estimate": None}, "mae_over_range": {"estimate": None}}}}
+    assert exp2_rows([none, none], th) == []
+    some = {"results": {"criteria": {"r2": {"estimate": 0.5}, "mae_over_range": {"estimate": 0.2}}}}
+    rows = exp2_rows([none, some, some], th)
+    assert [(r.metric, r.n) for r in rows] == [("r2", 2), ("mae_over_range", 2)]
+    c3 = {k: {"estimate": v} for k, v in (("cosine", 0.4), ("rel_l2", 0.9), ("per_layer_accuracy", 0.1),
+                                           ("pearson_r", None))}
+    assert [r.metric for r in exp3_rows([{"results": {"criteria": c3}}] * 2, th)] == [
+        "cosine", "rel_l2", "per_layer_accuracy"]
