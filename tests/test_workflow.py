@@ -90,7 +90,7 @@ def test_smoke_study_end_to_end(tmp_path):
     exp3 = json.loads((res / "experiments/exp3_weight_delta/seed0.json").read_text())
     assert exp3["results"]["criteria_from"]["predictor"] == "rssm" and exp3["results"]["shadow"]["origins"]
     assert (res / "figures/shadow_horizon.png").exists()
-    assert "Shadow mode" in html and "H1: at the hybrid arms' horizon" in html
+    assert "Shadow mode" in html and "H1: at the hybrid arms&#39; horizon" in html  # autoescaped
     assert (res / "report/report.pdf").read_bytes()[:5] == b"%PDF-"
     # the hybrid arm really predicted: Predict rows without backward passes changed the weights
     rows = [json.loads(x) for x in (res / "runs/hybrid_r50/seed0/metrics.jsonl").read_text().splitlines()]
