@@ -339,14 +339,24 @@ def test_exp2_reads_the_shadow_forecasts(shadow_run, tmp_path):
 @pytest.mark.parametrize("shadow, key", [
     ({"arms": ["hybrid_r50"]}, "record.shadow.arms"),
     ({"arms": ["nope"]}, "record.shadow.arms"),
-    ({"search": [{"predictor": "span7", "horizon": 3}]}, "record.shadow.search[0].predictor"),
-    ({"search": [{"predictor": "rssm", "horizon": 4}]}, "record.shadow.search[0].horizon"),
+    ({"search": [{"predictor": "span7", "horizon": 3}]}, "record.shadow.search.0.predictor"),
+    ({"search": [{"predictor": "rssm", "horizon": 4}]}, "record.shadow.search.0.horizon"),
+    ({"span_oracle": [3], "search": [{"predictor": "span5", "horizon": 3}]}, "record.shadow.span_oracle=[3]"),
     ({"predictors": ["oracle"]}, "record.shadow.predictors"),
     ({"horizons": [3]}, "dynamics.exp3_horizon"),
 ])
 def test_bad_shadow_config_names_the_key(shadow, key):
-    with pytest.raises(config_mod.ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(config_mod.ConfigError) as exc:
         _cfg(**shadow)
+    assert key in str(exc.value)
+
+
+def test_a_plan_that_does_not_fit_gives_no_plan_origins():
+    """A baseline-only study too short for the hybrid_r50 plan stays valid; it has no plan origins."""
+    cfg = config_mod.validate({"train": {"steps": 21, "warmup_steps": 0}, "arms": {"baseline": {"kind": "conventional"}},
+                               "record": {"shadow": {"origin_every": 7, "horizons": [5, 20, 50]}},
+                               "dynamics": {"exp3_horizon": 50}})
+    assert shadow_origins(cfg) == [7, 14]  # from step 1: an origin follows at least one real step
 
 
 # --- the simple shadow predictors and the statistics ----------------------------------------------

@@ -106,20 +106,24 @@ def span_name(m: int) -> str:
 
 def shadow_origins(cfg: Mapping) -> list[int]:
     """The origins of shadow mode (sorted): the Predict starts of the nominal plan at
-    ``record.shadow.plan_ratio`` (every ``plan_every``-th, from the first), and every
-    ``origin_every`` steps from the end of warmup; only origins with room for the shortest horizon."""
+    ``record.shadow.plan_ratio`` (every ``plan_every``-th, from the first; none when that plan does
+    not fit the step budget), and every ``origin_every`` steps from the end of warmup; only origins
+    with room for the shortest horizon."""
     s, tc, h = cfg["record"]["shadow"], cfg["train"], cfg["hybrid"]
     T, W = int(tc["steps"]), int(tc["warmup_steps"])
     origins: set[int] = set()
     if s["plan_ratio"] is not None:
-        plan = PhasePlan(float(s["plan_ratio"]), int(h["horizon"]), int(h["correct_steps"]), T, W)
-        ph = plan.phases()
-        starts = [t for t in range(T) if ph[t] == "predict" and (t == 0 or ph[t - 1] != "predict")]
+        try:
+            plan = PhasePlan(float(s["plan_ratio"]), int(h["horizon"]), int(h["correct_steps"]), T, W)
+        except ValueError:  # the plan does not fit this budget: no plan origins (the observer logs it)
+            plan = None
+        ph = plan.phases() if plan is not None else []
+        starts = [t for t in range(len(ph)) if ph[t] == "predict" and (t == 0 or ph[t - 1] != "predict")]
         origins.update(starts[:: int(s["plan_every"])])
     if s["origin_every"]:
         origins.update(range(W, T, int(s["origin_every"])))
     y_min = min(s["horizons"])
-    return sorted(o for o in origins if W <= o and o + y_min <= T)
+    return sorted(o for o in origins if max(W, 1) <= o and o + y_min <= T)  # after at least one real step
 
 
 def forecast_origins(cfg: Mapping) -> list[int]:
@@ -131,7 +135,7 @@ def forecast_origins(cfg: Mapping) -> list[int]:
         return []
     T, W, y_min = int(tc["steps"]), int(tc["warmup_steps"]), min(s["horizons"])
     full = set(shadow_origins(cfg))
-    return [o for o in range(W, T, int(s["forecast_every"])) if o + y_min <= T and o not in full]
+    return [o for o in range(max(W, 1), T, int(s["forecast_every"])) if o + y_min <= T and o not in full]
 
 
 def search_cells(cfg: Mapping) -> set[tuple[str, int]]:
@@ -185,6 +189,10 @@ class ShadowObserver(_JsonlRecorder):
         self.threshold = float(cfg["thresholds"]["exp3_cosine"])
         self.origins = shadow_origins(cfg)
         self.forecasts = forecast_origins(cfg)
+        if not self.origins:
+            log.warning("shadow mode: no origin in this run (the plan at record.shadow.plan_ratio=%s does not fit "
+                        "train.steps, or no origin leaves room for a horizon); only loss-forecast rows are written",
+                        s["plan_ratio"])
         self.time = {k: 0.0 for k in ("rollout", "heldout", "search", "span", "scores", "forecast")}
         self.shadow_s = 0.0
         self.n_rows = 0
@@ -409,8 +417,9 @@ class ShadowObserver(_JsonlRecorder):
         for m in self.spans:
             t0 = time.perf_counter()
             n_before = min(m, o)
-            u = u_all[-n_before:]
-            g = rec["gram"][-n_before:, -n_before:]
+            u = u_all[u_all.shape[0] - n_before:]
+            g0 = rec["gram"].shape[0] - n_before
+            g = rec["gram"][g0:, g0:]
             proj, coef = span_projection(u, real, gram=g)
             self.time["span"] += time.perf_counter() - t0
             heldout = self._heldout(rec["theta"] + proj)
