@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     raw = config_mod.load(args.config)
     raw["train"]["steps"] = args.steps
+    raw["record"]["shadow"]["arms"] = []  # shadow mode is not training work: keep it out of the job's CPU seconds
     cfg = config_mod.validate(raw)
     arms = args.arms.split(",")
     for a in arms:

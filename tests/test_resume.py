@@ -37,7 +37,8 @@ from tests.conftest import TINY
 ROOT = Path(__file__).resolve().parents[1]
 TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "batch_size": 4,
              "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4}
-TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "energy"}  # energy is metered, like time
+TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "energy",  # energy is metered, like time
+          "shadow_s", "shadow_parts_s"}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -49,6 +50,10 @@ def _cfg(every: int = 3, **hybrid) -> dict:
                    "rep": {"kind": "repeat", "prediction_ratio": 0.375},
                    "matched": {"kind": "matched", "prediction_ratio": 0.375}}
     cfg["hybrid"] = {"horizon": 5, "correct_steps": 2, "rssm": TINY_RSSM, **hybrid}
+    # the baseline carries shadows whose origins are pending across checkpoints (Y = 6 > every = 3)
+    cfg["record"]["shadow"] = {"horizons": [3, 6], "span_oracle": [2, 5], "plan_every": 1, "forecast_every": 4,
+                               "eval_batches": 2, "search_batches": 1, "search": [{"predictor": "rssm", "horizon": 3}]}
+    cfg["dynamics"] = {"exp3_horizon": 6}
     cfg = config_mod.validate(cfg)
     # train.checkpoint_every is read with a default; set after validation (schema key added separately)
     cfg["train"]["checkpoint_every"] = every
@@ -82,7 +87,8 @@ def _tensors(path: Path) -> tuple[dict, dict]:
 
 def assert_same_run(ref: Path, got: Path) -> None:
     """Equal apart from timings: metrics, events, summary, snapshot bytes, record tensors."""
-    for name in ("metrics.jsonl", "events.jsonl"):
+    assert (ref / "shadow.jsonl").exists() == (got / "shadow.jsonl").exists()
+    for name in ("metrics.jsonl", "events.jsonl") + (("shadow.jsonl",) if (ref / "shadow.jsonl").exists() else ()):
         a, b = _jsonl(ref / name), _jsonl(got / name)
         assert len(a) == len(b), name
         for i, (x, y) in enumerate(zip(a, b)):

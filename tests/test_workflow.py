@@ -20,7 +20,7 @@ def snakemake(*args, cwd=ROOT, check=True):
     return proc
 
 
-@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/smoke.yaml"])
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/smoke.yaml", "config/shadow_dense.yaml"])
 def test_dry_run_plans(configfile):
     out = snakemake("-n", "--forceall", "--configfile", configfile, "--quiet", "rules").stdout
     assert "train" in out
@@ -84,6 +84,13 @@ def test_smoke_study_end_to_end(tmp_path):
     assert [d["id"] for d in decisions["decisions"]] == ["D1", "D2", "D3"]
     html = (res / "report/report.html").read_text()
     assert all(d["outcome"] in html for d in decisions["milestones"] + decisions["decisions"])
+    # shadow mode: the baseline's records, Exp 3 from them, the horizon figure and the section with its sentence
+    assert all((res / f"runs/baseline/seed{s}/shadow.jsonl").exists() for s in cfg_seeds)
+    assert not (res / "runs/hybrid_r50/seed0/shadow.jsonl").exists()
+    exp3 = json.loads((res / "experiments/exp3_weight_delta/seed0.json").read_text())
+    assert exp3["results"]["criteria_from"]["predictor"] == "rssm" and exp3["results"]["shadow"]["origins"]
+    assert (res / "figures/shadow_horizon.png").exists()
+    assert "Shadow mode" in html and "H1: at the hybrid arms&#39; horizon" in html  # autoescaped
     assert (res / "report/report.pdf").read_bytes()[:5] == b"%PDF-"
     # the hybrid arm really predicted: Predict rows without backward passes changed the weights
     rows = [json.loads(x) for x in (res / "runs/hybrid_r50/seed0/metrics.jsonl").read_text().splitlines()]

@@ -187,6 +187,35 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
                       train["warmup_steps"])
         except ValueError as exc:
             raise ConfigError(f"config key 'arms.{name}.prediction_ratio': {exc}") from exc
+    _check_shadow(cfg)
+
+
+def _check_shadow(cfg: dict) -> None:
+    """record.shadow: its arms are conventional arms of the study, Exp 3's horizon is one of its
+    horizons, its search cells name shadow predictors and horizons."""
+    s, train, hybrid = cfg["record"]["shadow"], cfg["train"], cfg["hybrid"]
+    for name in s["arms"]:
+        if name not in cfg["arms"]:
+            raise ConfigError(f"config key 'record.shadow.arms': {name!r} is not an arm of this study "
+                              f"({', '.join(cfg['arms'])})")
+        if cfg["arms"][name]["kind"] != "conventional":
+            raise ConfigError(f"config key 'record.shadow.arms': {name!r} is of kind {cfg['arms'][name]['kind']!r}; "
+                              "shadow predictors ride along conventional arms only (every step must be real)")
+    # (a plan at record.shadow.plan_ratio that does not fit the step budget gives no plan origins:
+    # training/shadow.py says so in the job log and summary.json; the hybrid arms' own plans are checked above)
+    if s["arms"] and cfg["dynamics"]["exp3_horizon"] not in s["horizons"]:
+        raise ConfigError(f"config key 'dynamics.exp3_horizon': {cfg['dynamics']['exp3_horizon']} is not one of "
+                          f"record.shadow.horizons={s['horizons']} (Exp 3 reads the shadow rows at that horizon)")
+    if s["search"] != "all":
+        names = set(s["predictors"]) | {f"span{m}" for m in s["span_oracle"]}
+        for i, cell in enumerate(s["search"]):
+            if cell["predictor"] not in names:
+                raise ConfigError(f"config key 'record.shadow.search.{i}.predictor': {cell['predictor']!r} is not a "
+                                  f"shadow predictor of record.shadow.predictors={s['predictors']} and "
+                                  f"record.shadow.span_oracle={s['span_oracle']} (span<m>)")
+            if cell["horizon"] not in s["horizons"]:
+                raise ConfigError(f"config key 'record.shadow.search.{i}.horizon': {cell['horizon']} is not one of "
+                                  f"record.shadow.horizons={s['horizons']}")
 
 
 def local_path(source: str, base_dir: str | os.PathLike | None = None) -> Path:

@@ -43,8 +43,11 @@ def experiment_logs(name):
 
 
 def experiments():
-    """Experiments the configured arms support (Exp 5 needs hybrid_r50, Exp 4 a second arm)."""
-    names = ["exp1_gradient_structure", "exp2_loss_prediction", "exp3_weight_delta"]
+    """Experiments the configured arms support (Exp 2 and 3 need the baseline's shadow records,
+    Exp 5 needs hybrid_r50, Exp 4 a second arm)."""
+    names = ["exp1_gradient_structure"]
+    if "baseline" in config["record"]["shadow"]["arms"]:
+        names += ["exp2_loss_prediction", "exp3_weight_delta"]
     if len(ARMS) > 1:
         names.append("exp4_prediction_phases")
     if "hybrid_r50" in ARMS:
@@ -53,6 +56,14 @@ def experiments():
 
 
 EXPERIMENTS = experiments()
+
+
+def shadow_logs():
+    """The Exp 2 and Exp 3 logs (the report's shadow-mode section reads them)."""
+    names = [
+        n for n in ("exp2_loss_prediction", "exp3_weight_delta") if n in EXPERIMENTS
+    ]
+    return [log for name in names for log in experiment_logs(name)]
 
 
 def all_experiment_logs():

@@ -66,6 +66,7 @@ rule study_report:
         decisions=f"{RESULTS}/decisions.json",
         figures=f"{RESULTS}/figures",
         runs=f"{RESULTS}/runs/summary.csv",
+        shadow_logs=shadow_logs(),
     output:
         html=report(
             f"{RESULTS}/report/report.html",

@@ -10,6 +10,6 @@ setup_logging(snakemake.log[0])
 cfg = snakemake.config
 results = f"results/{cfg['study']}"
 with atomic_dir(snakemake.output.figures) as tmp:
-    figs = make_all(results, list(cfg["arms"]), cfg["seeds"], tmp)
+    figs = make_all(results, list(cfg["arms"]), cfg["seeds"], tmp, hybrid_horizon=cfg["hybrid"]["horizon"])
     index = [{"file": p.name, "caption": c, "section": s} for p, c, s in figs]
     (tmp / "index.json").write_text(json.dumps(index, indent=2))

@@ -1,13 +1,12 @@
-"""What Experiments 2 and 3 read from a baseline run (per-step observations), and their settings.
+"""What Experiment 2's offline fit reads from a baseline run (per-step observations), and the settings.
 
-Both experiments compare the RSSM-lite dynamics model (:mod:`predictive_training.dynamics.rssm`,
-with the hybrid arm's overrides ``hybrid.rssm``) against the simple predictors
-(:mod:`predictive_training.dynamics.simple`) on exactly the same held-out data.
-Experiment-specific settings are read, with defaults, from ``cfg.get("dynamics", {})``:
-``exp2_train_frac`` (0.8), ``exp2_epochs`` (8, passes of :meth:`RSSMLite.fit`),
-``exp2_max_horizon`` (50), ``exp2_origin_every`` (10 steps), ``exp2_smooth_window`` (21 steps),
-``exp2_samples`` (32 rollout samples), ``exp2_ema_alpha`` (0.1), ``exp3_skip_windows`` (2),
-``exp3_ema_alpha`` (0.5), ``exp3_samples`` (8).
+Experiments 2 and 3 score the shadow records of the baseline run (:mod:`.shadow`); the offline
+fit of Experiment 2 (``dynamics.exp2_offline``, a labelled extra) fits the RSSM-lite dynamics
+model (:mod:`predictive_training.dynamics.rssm`, with the hybrid arm's overrides ``hybrid.rssm``)
+on the per-step observations loaded here. Experiment 2's settings are read, with defaults, from
+``cfg.get("dynamics", {})``: ``exp2_train_frac`` (0.8), ``exp2_epochs`` (8, passes of
+:meth:`RSSMLite.fit`), ``exp2_max_horizon`` (50), ``exp2_origin_every`` (10 steps),
+``exp2_smooth_window`` (21 steps), ``exp2_samples`` (32 rollout samples), ``exp2_ema_alpha`` (0.1).
 """
 
 from __future__ import annotations
@@ -23,11 +22,10 @@ from ..records.jsonl import read_metrics
 from ..records.tensor_norms import FILENAME as TENSOR_NORMS
 from ..records.tensor_norms import read_tensor_norms
 
-__all__ = ["EXP2_DEFAULTS", "EXP3_DEFAULTS", "settings", "rssm_config", "load_run_features", "run_n_params"]
+__all__ = ["EXP2_DEFAULTS", "settings", "rssm_config", "load_run_features", "run_n_params"]
 
 EXP2_DEFAULTS = {"exp2_train_frac": 0.8, "exp2_epochs": 8, "exp2_max_horizon": 50, "exp2_origin_every": 10,
                  "exp2_smooth_window": 21, "exp2_samples": 32, "exp2_ema_alpha": 0.1}
-EXP3_DEFAULTS = {"exp3_skip_windows": 2, "exp3_ema_alpha": 0.5, "exp3_samples": 8}
 
 
 def settings(cfg: dict, defaults: dict) -> dict:

@@ -7,7 +7,7 @@ The trainer hands every full (backprop) step to :meth:`Predictor.observe` as an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,6 +33,20 @@ class Observation:
     lr: float
     grad_norms: dict[str, float]
     update: dict[str, torch.Tensor] = field(repr=False)
+
+    @classmethod
+    def of_step(cls, step: int, total_steps: int, loss: float, grad_norm: float, lr: float,
+                clipped_grads: Mapping[str, torch.Tensor | None], grad_clip: float,
+                update: dict[str, torch.Tensor]) -> "Observation":
+        """The observation of a real step from what the trainer holds after it: the gradients as
+        left by clipping (``p.grad``; ``None`` for a parameter without one) and the clip threshold.
+        The clip scaled every gradient by ``min(1, grad_clip / (grad_norm + 1e-6))`` (as
+        ``torch.nn.utils.clip_grad_norm_`` does); it is undone to report pre-clip norms. The one
+        definition of what a predictor sees, for the hybrid trainer and for shadow mode alike."""
+        clip = min(1.0, grad_clip / (grad_norm + 1e-6))
+        gnorms = {n: float(torch.linalg.vector_norm(g.float())) / clip if g is not None else 0.0
+                  for n, g in clipped_grads.items()}
+        return cls(step, total_steps, loss, grad_norm, lr, gnorms, update)
 
 
 @dataclass

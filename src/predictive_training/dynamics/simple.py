@@ -21,7 +21,14 @@ the model's parameter names and shapes) to a predicted next delta with the same 
 The control arms' predictors follow the trainer's :class:`~.protocol.Predictor` protocol:
 :class:`ZeroPredictor` (``skip``: no weight change) and :class:`RepeatPredictor` (``repeat``:
 ``Y x`` the mean of the recent per-step updates); both predict a flat loss at the last observed
-value and report uncertainty 0.
+value and report uncertainty 0. Two more protocol predictors are references of shadow mode
+(``training/shadow.py``): :class:`EmaDeltaPredictor` (an EMA of the per-step updates per unit
+learning rate, times the coming learning rates) and :class:`LinearDeltaPredictor` (Brown's double
+exponential smoothing of the same: level plus linear trend), both with a flat loss and uncertainty
+0, each holding one or two parameter-sized tensors.
+
+:func:`span_projection` is the span oracle of shadow mode: the least-squares projection of a real
+delta on the span of recent per-step updates, fitted in hindsight (a ceiling, not a predictor).
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ __all__ = [
     "ema_of_deltas",
     "ZeroPredictor",
     "RepeatPredictor",
+    "EmaDeltaPredictor",
+    "LinearDeltaPredictor",
+    "span_projection",
 ]
 
 
@@ -368,3 +378,182 @@ class RepeatPredictor(_LossTracker):
         self.last_loss = float(state["last_loss"])
         self.recent = deque({n: t.clone() for n, t in u.items()} for u in state["recent"])
         self.total = None if state["total"] is None else {n: t.clone() for n, t in state["total"].items()}
+
+
+class _PerLrRate(_LossTracker):
+    """Shared by the smoothing predictors: each observed update divided by its learning rate
+    (Adam-like updates scale with the learning rate, so a rate per unit learning rate carries over
+    a changing schedule; the RSSM's delta head does the same, ``RSSMConfig.delta_per_lr``)."""
+
+    @staticmethod
+    def _check_beta(beta) -> float:
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (0.0 <= float(beta) < 1.0):
+            raise ValueError(f"record.shadow.ema_beta must be a number in [0, 1), got {beta!r}")
+        return float(beta)
+
+    @staticmethod
+    def _rate(obs: Observation) -> list[torch.Tensor] | None:
+        lr = float(obs.lr)
+        if not (lr > 0 and math.isfinite(lr)):
+            return None  # no learning rate to normalise by: the step tells nothing about the rate
+        return [t.detach() / lr for t in obs.update.values()]
+
+    @staticmethod
+    def _lrs(horizon: int, lrs: Sequence[float]) -> np.ndarray:
+        if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        out = np.asarray(lrs, dtype=np.float64)
+        if out.shape != (int(horizon),) or not np.all(np.isfinite(out)) or np.any(out < 0):
+            raise ValueError(f"lrs must hold {horizon} finite non-negative learning rates")
+        return out
+
+
+class EmaDeltaPredictor(_PerLrRate):
+    """``delta = (sum of the coming learning rates) x m``, with ``m`` the exponential moving
+    average of the per-step updates per unit learning rate: ``m = beta m + (1 - beta) u_t / lr_t``
+    (started at the first update). Flat loss at the last observed value; uncertainty 0.
+    Holds one parameter-sized copy."""
+
+    name = "ema"
+
+    def __init__(self, beta: float):
+        self.beta = self._check_beta(beta)
+        self.names: list[str] | None = None
+        self.m: list[torch.Tensor] | None = None
+
+    def observe(self, obs: Observation) -> None:
+        self._track(obs)
+        r = self._rate(obs)
+        if r is None:
+            return
+        if self.m is None:
+            self.names, self.m = list(obs.update), [t.clone() for t in r]
+            return
+        torch._foreach_mul_(self.m, self.beta)
+        torch._foreach_add_(self.m, r, alpha=1.0 - self.beta)
+
+    def ready(self) -> bool:
+        return self.m is not None
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        lr = self._lrs(horizon, lrs)
+        if self.m is None:
+            raise ValueError("EmaDeltaPredictor.rollout needs at least one observed update")
+        total = float(lr.sum())
+        delta = {n: t * total for n, t in zip(self.names, self.m)}
+        return PredictedPhase(delta, np.full(int(horizon), self.last_loss), 0.0)
+
+    def state_dict(self) -> dict:
+        return {"last_loss": self.last_loss, "names": self.names,
+                "m": None if self.m is None else [t.clone() for t in self.m]}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.last_loss = float(state["last_loss"])
+        self.names = None if state["names"] is None else list(state["names"])
+        self.m = None if state["m"] is None else [t.clone() for t in state["m"]]
+
+
+class LinearDeltaPredictor(_PerLrRate):
+    """Linear extrapolation of the per-step update rate (per unit learning rate) by Brown's double
+    exponential smoothing with ``alpha = 1 - beta``: ``s1 = alpha r + (1 - alpha) s1``,
+    ``s2 = alpha s1 + (1 - alpha) s2`` (both started at the first rate); level ``a = 2 s1 - s2``,
+    trend ``b = alpha / (1 - alpha) (s1 - s2)`` per step; the rate ``i`` steps ahead is ``a + i b``
+    and ``delta = sum_i lr_i (a + i b)`` over the ``Y`` coming steps. ``s1`` is exactly
+    :class:`EmaDeltaPredictor`'s average, so the two differ only by the trend. Flat loss at the last
+    observed value; uncertainty 0. Holds two parameter-sized copies."""
+
+    name = "linear"
+
+    def __init__(self, beta: float):
+        self.beta = self._check_beta(beta)
+        self.names: list[str] | None = None
+        self.s1: list[torch.Tensor] | None = None
+        self.s2: list[torch.Tensor] | None = None
+
+    def observe(self, obs: Observation) -> None:
+        self._track(obs)
+        r = self._rate(obs)
+        if r is None:
+            return
+        if self.s1 is None:
+            self.names = list(obs.update)
+            self.s1, self.s2 = [t.clone() for t in r], [t.clone() for t in r]
+            return
+        a = 1.0 - self.beta
+        torch._foreach_mul_(self.s1, self.beta)
+        torch._foreach_add_(self.s1, r, alpha=a)
+        torch._foreach_mul_(self.s2, self.beta)
+        torch._foreach_add_(self.s2, self.s1, alpha=a)
+
+    def ready(self) -> bool:
+        return self.s1 is not None
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        lr = self._lrs(horizon, lrs)
+        if self.s1 is None:
+            raise ValueError("LinearDeltaPredictor.rollout needs at least one observed update")
+        a = 1.0 - self.beta
+        k_level = float(lr.sum())
+        k_trend = float((lr * np.arange(1, lr.size + 1)).sum())
+        # delta = k_level (2 s1 - s2) + k_trend a / (1 - a) (s1 - s2)
+        c_trend = k_trend * a / self.beta if self.beta > 0 else 0.0
+        delta = {n: s1 * (2.0 * k_level + c_trend) - s2 * (k_level + c_trend)
+                 for n, s1, s2 in zip(self.names, self.s1, self.s2)}
+        return PredictedPhase(delta, np.full(int(horizon), self.last_loss), 0.0)
+
+    def state_dict(self) -> dict:
+        return {"last_loss": self.last_loss, "names": self.names,
+                "s1": None if self.s1 is None else [t.clone() for t in self.s1],
+                "s2": None if self.s2 is None else [t.clone() for t in self.s2]}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.last_loss = float(state["last_loss"])
+        self.names = None if state["names"] is None else list(state["names"])
+        self.s1 = None if state["s1"] is None else [t.clone() for t in state["s1"]]
+        self.s2 = None if state["s2"] is None else [t.clone() for t in state["s2"]]
+
+
+# ----------------------------------------------------------------------------------------------
+# the span oracle (hindsight)
+# ----------------------------------------------------------------------------------------------
+
+
+def span_projection(updates: torch.Tensor, target: torch.Tensor, gram: torch.Tensor | None = None,
+                    rcond: float = 1e-7) -> tuple[torch.Tensor, np.ndarray]:
+    """Least-squares projection of ``target`` on the span of the rows of ``updates``.
+
+    The span oracle of shadow mode: ``updates [m, N]`` are the last ``m`` observed per-step updates
+    before an origin (flattened), ``target [N]`` the real ``Y``-step delta after it; the result
+    ``updates.T @ c`` with ``c = argmin ||updates.T c - target||`` is the best any predictor that
+    combines those updates linearly could have done (fitted in hindsight, with the answer).
+
+    ``gram``: ``updates @ updates.T`` if already computed (float32 is enough). Solved from the
+    eigen-decomposition of the Gram matrix in float64, directions with an eigenvalue below
+    ``rcond`` x the largest dropped (dependent updates), then one step of iterative refinement on
+    the exact residual, so the float32 Gram costs no accuracy. Returns ``(projection [N] in the
+    dtype of updates, c [m] float64)``. An all-zero ``updates`` gives a zero projection.
+    """
+    if updates.ndim != 2 or target.ndim != 1 or updates.shape[1] != target.shape[0]:
+        raise ValueError(f"updates must be [m, N] and target [N], got {tuple(updates.shape)} and {tuple(target.shape)}")
+    m = updates.shape[0]
+    if m == 0:
+        return torch.zeros_like(target), np.zeros(0)
+    g = (updates @ updates.T) if gram is None else gram
+    g = g.detach().to("cpu", torch.float64).numpy()
+    if g.shape != (m, m):
+        raise ValueError(f"gram must be [{m}, {m}], got {g.shape}")
+    w, v = np.linalg.eigh(0.5 * (g + g.T))
+    top = float(w.max()) if w.size else 0.0
+    if not top > 0:
+        return torch.zeros_like(target), np.zeros(m)
+    keep = w > rcond * top
+    inv = (v[:, keep] / w[keep]) @ v[:, keep].T
+
+    def rhs(vec: torch.Tensor) -> np.ndarray:
+        return (updates @ vec.to(updates.dtype)).detach().to("cpu", torch.float64).numpy()
+
+    c = inv @ rhs(target)
+    proj = torch.as_tensor(c, dtype=updates.dtype, device=updates.device) @ updates
+    c = c + inv @ rhs(target - proj)  # refinement: the normal equations on the exact residual
+    proj = torch.as_tensor(c, dtype=updates.dtype, device=updates.device) @ updates
+    return proj, c

@@ -3,7 +3,7 @@
 ``figures`` (every figure from the run folders and experiment logs), ``context`` (what the report
 shows, the shared formatting), ``html`` (``report.html``: jinja2 template, CSS inline, figures as
 base64 ``data:`` URIs, no external fonts, scripts or links), ``pdf`` (``report.pdf``: reportlab,
-A4 landscape, extractable text), ``build`` (the assembly from the study's outputs, with
-provenance). Templates in ``templates/``. The report reads records, logs and the statistics;
+A4 landscape, extractable text), ``shadow`` (the shadow-mode section: table and the sentence on
+H1/H2), ``build`` (the assembly from the study's outputs, with provenance). Templates in ``templates/``. The report reads records, logs and the statistics;
 it imports neither the trainer nor the dynamics models.
 """

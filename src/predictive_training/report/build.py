@@ -14,6 +14,7 @@ import pandas as pd
 from .context import ReportContext
 from .html import render_html
 from .pdf import render_pdf
+from .shadow import shadow_section
 
 PACKAGES = ["torch", "numpy", "scipy", "pandas", "statsmodels", "matplotlib", "safetensors", "tokenizers",
             "datasets", "snakemake", "jinja2", "reportlab"]
@@ -62,6 +63,15 @@ Wall-clock is training time including every overhead (recording, dynamics model,
 and excluding periodic validation, which is the same for every arm."""
 
 
+def _shadow_section(cfg: dict, results_dir: Path) -> dict | None:
+    """The shadow-mode section from the Exp 3 and Exp 2 logs of the configured seeds (None without them)."""
+    def logs(name: str) -> list[dict]:
+        paths = [results_dir / "experiments" / name / f"seed{s}.json" for s in cfg["seeds"]]
+        return [json.loads(p.read_text()) for p in paths if p.exists()]
+
+    return shadow_section(logs("exp3_weight_delta"), logs("exp2_loss_prediction"), int(cfg["hybrid"]["horizon"]))
+
+
 def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, decisions_json: str | Path,
                  figures: list[tuple], runs_csv: str | Path, html_out: str | Path, pdf_out: str | Path) -> None:
     results_dir = Path(results_dir)
@@ -75,6 +85,7 @@ def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, deci
         runs=pd.read_csv(runs_csv),
         provenance=provenance(cfg, meta),
         notes=NOTES,
+        sections=[sec] if (sec := _shadow_section(cfg, results_dir)) else [],
     )
     render_html(ctx, html_out)
     render_pdf(ctx, pdf_out)

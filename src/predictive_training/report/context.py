@@ -40,6 +40,8 @@ class ReportContext:
         provenance: ``config`` (dict), package versions, git commit, machine, date, data sha256...
             (any JSON-serialisable values; ``config`` is shown as YAML).
         notes: free text; blank lines separate paragraphs.
+        sections: extra sections after the decisions, each ``{"title", "paragraphs": [str],
+            "columns": [str], "rows": [[str]], "note": str}`` (e.g. shadow mode).
     """
 
     title: str
@@ -50,6 +52,7 @@ class ReportContext:
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)
     provenance: dict = field(default_factory=dict)
     notes: str = ""
+    sections: list = field(default_factory=list)
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
@@ -67,6 +70,11 @@ class ReportContext:
             raise ValueError(f"provenance must be a dict, got {type(self.provenance).__name__}")
         if not isinstance(self.notes, str):
             raise ValueError(f"notes must be a string, got {type(self.notes).__name__}")
+        for i, sec in enumerate(self.sections):
+            if not isinstance(sec, Mapping) or not {"title", "paragraphs", "columns", "rows", "note"} <= set(sec):
+                raise ValueError(f"sections[{i}] must be a dict with title, paragraphs, columns, rows and note")
+            if any(len(r) != len(sec["columns"]) for r in sec["rows"]):
+                raise ValueError(f"sections[{i}] ({sec['title']!r}): every row must have one cell per column")
         for i, fig in enumerate(self.figures):
             if not (isinstance(fig, (tuple, list)) and len(fig) == 3):
                 raise ValueError(f"figures[{i}] must be a (png_path, caption, section) triple, got {fig!r}")

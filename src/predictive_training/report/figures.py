@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..analysis.shadow import summarise  # noqa: E402
 from ..records.jsonl import read_metrics  # noqa: E402
 from ..records.summary import runs_table  # noqa: E402
 
@@ -23,6 +24,8 @@ ARM_COLORS = {
     "baseline": "#222222", "hybrid_r25": "#1f77b4", "hybrid_r50": "#d62728", "skip_r50": "#ff7f0e",
     "repeat_r50": "#9467bd", "matched_r50": "#2ca02c",
 }
+_OTHER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+_SPAN_COLORS = ["#444444", "#999999"]
 PHASE_COLORS = {"warmup": "#bbbbbb", "full": "#1f77b4", "predict": "#d62728", "correct": "#2ca02c"}
 
 
@@ -160,24 +163,83 @@ def exp2_figures(logs: list[dict], out_dir: Path):
 
 
 def exp3_figures(logs: list[dict], out_dir: Path):
-    """Per-tensor cosine of predicted vs actual 50-step weight deltas, RSSM and simple predictors."""
-    preds = list(logs[0]["results"]["predictors"])
-    tensors = list(logs[0]["results"]["predictors"][preds[0]]["per_tensor_cosine_mean"])
+    """Per-tensor cosine of predicted vs actual Y-step weight deltas (shadow mode), every predictor."""
+    y = logs[0]["results"]["horizon"]
+    preds = [p for p in logs[0]["results"]["per_tensor_cosine_mean"] if p != "zero"]
+    if not preds:
+        return []
+    tensors = list(logs[0]["results"]["per_tensor_cosine_mean"][preds[0]])
     fig, ax = plt.subplots(figsize=(max(7, 0.35 * len(tensors) + 3), 4.8))
     width = 0.8 / len(preds)
     for i, name in enumerate(preds):
-        vals = np.array([[lg["results"]["predictors"][name]["per_tensor_cosine_mean"].get(t, np.nan)
-                          for t in tensors] for lg in logs], dtype=float)
+        vals = np.array([[lg["results"]["per_tensor_cosine_mean"].get(name, {}).get(t, np.nan) for t in tensors]
+                         for lg in logs], dtype=float)
         ax.bar(np.arange(len(tensors)) + i * width, np.nanmean(vals, axis=0), width,
-               label=name, color="#d62728" if name == "rssm" else f"C{i}")
+               label=name, color="#d62728" if name == "rssm" else f"C{i}",
+               hatch="//" if name.startswith("span") else None)
     thr = logs[0]["results"]["criteria"]["cosine"]["threshold"]
     ax.axhline(thr, color="k", ls="--", lw=1, label=f"threshold {thr}")
     ax.set_xticks(np.arange(len(tensors)) + 0.4 - width / 2, tensors, rotation=70, ha="right", fontsize=7)
-    ax.set(ylabel="cosine(predicted, actual delta)", title="Exp 3: per-tensor weight-delta cosine", ylim=(-1, 1))
+    ax.set(ylabel="cosine(predicted, actual delta)", title=f"Exp 3: per-tensor weight-delta cosine at Y = {y}",
+           ylim=(-1, 1))
     ax.legend(fontsize=8, ncol=2)
     return [(_save(fig, out_dir, "exp3_per_layer"),
-             "Cosine between predicted and actual 50-step weight deltas per parameter tensor, mean over windows "
-             "and seeds, for the RSSM and the simple predictors.", "Exp 3 weight-delta prediction")]
+             f"Cosine between predicted and actual {y}-step weight deltas per parameter tensor (shadow mode on the "
+             "baseline runs: real per-step updates), mean over origins and seeds; hatched: the span oracle "
+             "(hindsight ceiling).", "Exp 3 weight-delta prediction")]
+
+
+def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None = None):
+    """Progress captured against the horizon Y, one line per shadow predictor, the span oracles dashed,
+    95% intervals (bootstrap over origins and seeds). ``table``: ``analysis.shadow.summarise`` output."""
+    preds = list(dict.fromkeys(c["predictor"] for c in table.values()))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for i, name in enumerate(preds):
+        cells = sorted((c for c in table.values() if c["predictor"] == name and c.get("progress") is not None),
+                       key=lambda c: c["horizon"])
+        if not cells:
+            continue
+        ys = np.array([c["horizon"] for c in cells], dtype=float)
+        est = np.array([c["progress"] for c in cells], dtype=float)
+        ci = np.array([c.get("progress_ci") or [np.nan, np.nan] for c in cells], dtype=float)
+        span = name.startswith("span")
+        color = "#d62728" if name == "rssm" else (_SPAN_COLORS[i % 2] if span else _OTHER_COLORS[i % len(_OTHER_COLORS)])
+        off = (i - len(preds) / 2) * 0.012  # dodge the error bars (log x axis)
+        x = ys * (1 + off)
+        ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], color=color, marker="o", ms=4, capsize=3,
+                    ls="--" if span else "-", lw=2 if name == "rssm" else 1.3,
+                    label=f"{name} (span oracle)" if span else name)
+        srch = [c for c in cells if c.get("progress_search") is not None]
+        if srch:
+            xs = np.array([c["horizon"] for c in srch], dtype=float) * (1 + off)
+            es = np.array([c["progress_search"] for c in srch], dtype=float)
+            cs = np.array([c.get("progress_search_ci") or [np.nan, np.nan] for c in srch], dtype=float)
+            ax.errorbar(xs, es, yerr=[es - cs[:, 0], cs[:, 1] - es], color=color, marker="D", ms=6, mfc="white",
+                        capsize=3, ls="none", label=f"{name} after the scale search")
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_yscale("symlog", linthresh=1.0)  # harmful predictions reach -10 and below; [-1, 1] stays linear
+    if hybrid_horizon:
+        ax.axvline(hybrid_horizon, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    hs = sorted({c["horizon"] for c in table.values()})
+    ax.set_xticks(hs, [str(h) for h in hs])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    lo = min([-1.0] + [v for c in table.values() for v in (c.get("progress_ci") or []) if v is not None])
+    ticks = [t for t in (-100, -30, -10, -3, -1, -0.5, 0, 0.5, 1, 2) if t >= lo * 1.5 or t >= -1]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set(xlabel="horizon Y (steps)", ylabel="progress captured",
+           title="Shadow mode: share of the real steps' progress a predicted delta does")
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return (_save(fig, out_dir, "shadow_horizon"),
+            "Progress captured (L(origin) - L(origin + predicted delta)) / (L(origin) - L(after the real Y steps)) on "
+            "fixed held-out batches, pooled over the shadow origins of the baseline runs of every seed; bars: 95% "
+            "bootstrap intervals over origins and seeds. 1 = the prediction did the real steps' work, 0 = nothing. "
+            "Dashed: the span oracle (the real delta projected on the span of the last m updates, in hindsight: the "
+            "best approximation, in cosine and L2, of any predictor that combines those updates). Open diamonds: after "
+            "the corrector's per-layer-group scale search (scales chosen on other held-out batches). Dotted vertical "
+            "line: the hybrid arms' horizon. The axis is symmetric-log beyond +-1.",
+            "Shadow mode")
 
 
 def exp4_figures(logs: list[dict], out_dir: Path):
@@ -251,8 +313,10 @@ def phase_timeline(run_dir: Path, out_dir: Path, label: str):
             "and the validation loss.", "Exp 4 prediction-phase training")
 
 
-def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir: str | Path) -> list[tuple]:
-    """Draw every figure whose inputs exist under ``results_dir``."""
+def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir: str | Path,
+             hybrid_horizon: int | None = None) -> list[tuple]:
+    """Draw every figure whose inputs exist under ``results_dir`` (``hybrid_horizon``: marked in the
+    shadow-mode figure)."""
     res, out = Path(results_dir), Path(out_dir)
     runs = {a: {s: res / f"runs/{a}/seed{s}" for s in seeds} for a in arms}
     figs = [loss_curves(runs, out)]
@@ -265,10 +329,18 @@ def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir
         logs = _logs(exp / folder, seeds)
         if logs:
             figs.extend(draw(logs, out))
+    exp3 = _logs(exp / "exp3_weight_delta", seeds)
+    if exp3 and "shadow" in exp3[0]["results"]:
+        figs.append(shadow_horizon_figure(shadow_table(exp3), out, hybrid_horizon))
     hybrid = next((a for a in ("hybrid_r50", "hybrid_r25") if a in arms), None)
     if hybrid:
         figs.append(phase_timeline(runs[hybrid][seeds[0]], out, f"{hybrid} seed {seeds[0]}"))
     return figs
+
+
+def shadow_table(exp3_logs: list[dict]) -> dict:
+    """Every shadow cell pooled over the seeds' Exp 3 logs (``analysis.shadow.summarise``)."""
+    return summarise([lg["results"]["shadow"]["origins"] for lg in exp3_logs])
 
 
 def _logs(folder: Path, seeds: list[int]) -> list[dict]:

@@ -52,6 +52,7 @@ def html_string(context: ReportContext) -> str:
         runs_cols=runs_cols,
         runs_body=runs_body,
         provenance=provenance_items(context.provenance),
+        sections=context.sections,
         colours=COLOURS,
         backgrounds=BACKGROUNDS,
     )

@@ -142,6 +142,14 @@ def _story(ctx: ReportContext, frame_w: float, frame_h: float) -> list:
         s.append(KeepTogether(block))
         lead = []
 
+    for sec in ctx.sections:
+        s.append(_p(sec["title"], st["h1"]))
+        s.extend(_p(p, st["body"]) for p in sec["paragraphs"])
+        if sec["rows"]:
+            s.append(_table(list(sec["columns"]), [list(r) for r in sec["rows"]], st))
+        if sec["note"]:
+            s.append(_p(sec["note"], st["caption"]))
+
     groups = figure_sections(ctx.figures)
     if groups:
         lead = [_p("Figures", st["h1"])]

@@ -318,11 +318,9 @@ class HybridTrainer(Trainer):
         return out
 
     def _observation(self, info: StepInfo, update: dict[str, torch.Tensor]) -> Observation:
-        # p.grad holds the CLIPPED gradient; undo the common clip factor to report pre-clip norms
-        clip = min(1.0, self.train_cfg["grad_clip"] / (info.grad_norm + 1e-6))
-        gnorms = {n: float(torch.linalg.vector_norm(p.grad.float())) / clip if p.grad is not None else 0.0
-                  for n, p in self.params.items()}
-        return Observation(info.step, self._total(), info.loss, info.grad_norm, info.lr, gnorms, update)
+        # p.grad holds the CLIPPED gradient; Observation.of_step undoes the clip factor
+        return Observation.of_step(info.step, self._total(), info.loss, info.grad_norm, info.lr,
+                                   {n: p.grad for n, p in self.params.items()}, self.train_cfg["grad_clip"], update)
 
     def _diverged(self, reason: str, loss: float | None, where: str) -> None:
         """Restore the pre-Predict snapshot (if any), schedule the Full fallback, log."""

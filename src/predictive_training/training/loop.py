@@ -104,6 +104,7 @@ class Observer:
     """Receives every step; subclasses record what they need. All hooks are optional."""
 
     wants_tensors = False  # True: on_step receives grads and update dicts (else None)
+    untimed = False  # True: on_step is not training work (shadow mode); its time is kept out of wall_s
 
     def on_start(self, trainer: "Trainer") -> None: ...
 
@@ -235,9 +236,15 @@ class Trainer:
             info.val_loss, info.val_accuracy = self.evaluate()
         t0 = time.perf_counter()
         info.wall_s = self.wall_s
+        untimed = 0.0
         for obs in self.observers:
-            obs.on_step(self, info, grads, update if self.wants_tensors else None)
-        self.wall_s += time.perf_counter() - t0
+            if getattr(obs, "untimed", False):
+                t1 = time.perf_counter()
+                obs.on_step(self, info, grads, update if self.wants_tensors else None)
+                untimed += time.perf_counter() - t1
+            else:
+                obs.on_step(self, info, grads, update if self.wants_tensors else None)
+        self.wall_s += time.perf_counter() - t0 - untimed
         info.wall_s = self.wall_s
         self.step += 1
         return info

@@ -1,9 +1,10 @@
 """One training job: build the arm's trainer and its recorders, run it resumably, publish the run folder.
 
 A run folder ``runs/<arm>/seed<k>/`` holds ``metrics.jsonl``, ``events.jsonl``, ``summary.json``
-(final losses, downstream metrics, wall-clock, pass counts, prediction ratio) and ``snapshots/``
+(final losses, downstream metrics, wall-clock, pass counts, prediction ratio), ``snapshots/``
 (weights every ``record.snapshot_every`` steps and the first and last, gradient and update records,
-tensor norms, a sha256 manifest). The folder is built in the deterministic working folder
+tensor norms, a sha256 manifest) and, for the arms in ``record.shadow.arms``, ``shadow.jsonl``
+(:mod:`.shadow`). The folder is built in the deterministic working folder
 ``.<name>.partial`` beside it (:func:`~.checkpoint.partial_dir`) and renamed into place when the
 run is complete; a job that finds a usable checkpoint there resumes from it and continues to the
 same results as an uninterrupted run (apart from timings and ``summary.json``'s ``resumed_from``).
@@ -28,6 +29,7 @@ from .energy import EnergyObserver
 from .hybrid import HybridTrainer, MatchedTrainer
 from .loop import Observer, Trainer
 from .observers import EventRecorder, GradientRecorder, MetricsRecorder, Progress, SnapshotRecorder, TensorNormRecorder
+from .shadow import ShadowObserver
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
         observers.append(TensorNormRecorder(work))
         if rec["gradients"] != "off":
             observers.append(GradientRecorder(work, rec["gradients"], rec["grad_every"], rec["sketch_dim"], seed))
+        if arm in rec["shadow"]["arms"]:
+            observers.append(ShadowObserver(work, cfg, seed))
     observers.append(Progress(rec["progress_every"], label))
     observers.append(EnergyObserver(label))
     observers += extra
