@@ -407,3 +407,22 @@ def test_divergence_guard_known_answers():
     assert g.check_loss(1.05) is None and g.check_loss(1.07) == "loss_spike"
     assert g.check_grad(20.0) is None and g.check_grad(20.1) == "grad_explosion"  # 10 x the median 2.0
 
+
+def test_guard_is_armed_only_from_the_first_predict_phase(tiny_cfg, tiny_data):
+    """A guard that fires on every check (as the ordinary rise of gradient norms in warmup did on
+    seed 4 of the default study) stays silent until the first Predict phase; the fallback's extra
+    backward passes are reported with the guard event that caused them."""
+    cfg = _cfg(tiny_cfg, warmup_steps=12)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p))
+    tr.guard.check_grad = lambda g: "grad_explosion"  # every armed check on a real step fires
+    summary = tr.run()
+    first_predict = _predict_runs(cap.rows)[0][0]
+    guards = [e for e in cap.events if e["event"] == "guard"]
+    assert guards, "the guard never fired"
+    assert all(e["step"] > first_predict for e in guards)  # nothing in warmup or before the first Predict
+    assert all(r["phase"] == "warmup" for r in cap.rows[:12])
+    assert summary["backward_passes_nominal"] == PhasePlan(0.5, Y, C, 40, 12).backward_passes
+    assert summary["extra_backward_passes"] == summary["backward_passes"] - summary["backward_passes_nominal"] > 0
+    causes = summary["extra_backward_causes"]["guard_events"]
+    assert [c["step"] for c in causes] == [e["step"] for e in guards]
+    assert all(c["reason"] == "grad_explosion" and c["action"] == "restore" for c in causes)

@@ -87,6 +87,7 @@ class HybridTrainer(Trainer):
         self.n_restores = 0
         self.n_corrections = 0
         self.predict_steps_reverted = 0
+        self.guard_log: list[dict] = []  # every guard event: step, reason, phase, action
         # seconds inside the training clock spent on each hybrid overhead (a breakdown of wall_s)
         self.overhead_s = {"guard_and_observe": 0.0, "rollout": 0.0, "snapshot_and_apply": 0.0,
                            "heldout_loss": 0.0, "line_search": 0.0}
@@ -298,14 +299,24 @@ class HybridTrainer(Trainer):
     def _total(self) -> int:
         return self.train_cfg["steps"]
 
+    @property
+    def guard_armed(self) -> bool:
+        """The guard checks only from the first Predict phase on: before it there is no prediction
+        to undo and no snapshot to restore, and the ordinary rise of gradient norms in warmup would
+        otherwise fire it (issue 15: seed 4 of the default study, step 31, 20 extra Full steps)."""
+        return self._snapshot is not None
+
     def _finish_step(self, info: StepInfo, grads, update) -> StepInfo:
         if not info.backward:
             return super()._finish_step(info, grads, update)
         t0 = time.perf_counter()
-        reason = self.guard.check_loss(info.loss) or self.guard.check_grad(info.grad_norm)
+        reason = None
+        if self.guard_armed:
+            reason = self.guard.check_loss(info.loss) or self.guard.check_grad(info.grad_norm)
         if reason is None:
-            self.guard.record(info.loss, info.grad_norm)
-            self.predictor.observe(self._observation(info, update))
+            if math.isfinite(info.loss) and math.isfinite(info.grad_norm):  # unarmed: keep the history finite
+                self.guard.record(info.loss, info.grad_norm)
+                self.predictor.observe(self._observation(info, update))
         else:
             info.extra["guard"] = reason
             self._diverged(reason, info.loss, where=info.phase)
@@ -325,24 +336,25 @@ class HybridTrainer(Trainer):
         return Observation(info.step, self._total(), info.loss, info.grad_norm, info.lr, gnorms, update)
 
     def _diverged(self, reason: str, loss: float | None, where: str) -> None:
-        """Restore the pre-Predict snapshot (if any), schedule the Full fallback, log."""
+        """Restore the pre-Predict snapshot, schedule the Full fallback, log. Only called when the
+        guard is armed, i.e. after the first Predict phase took its snapshot."""
+        if self._snapshot is None:
+            raise RuntimeError("the divergence guard fired before it was armed (no Predict phase yet)")
         self.n_guard_events += 1
         event = {"event": "guard", "reason": reason, "phase": where, "cycle": self.cycle,
                  "loss": _json(loss), "loss_threshold": _json(self.guard.loss_threshold())}
-        if self._snapshot is not None:
-            with torch.no_grad():
-                for n, p in self.params.items():
-                    p.copy_(self._snapshot["weights"][n])
+        with torch.no_grad():
             for n, p in self.params.items():
-                st = self.optimizer.state[p]
-                st.clear()
-                st.update({k: _clone(v) for k, v in self._snapshot["optim"].get(n, {}).items()})
-            self.n_restores += 1
-            event.update(action="restore", restored_to_step=self._snapshot["step"],
-                         fallback_steps=self.fallback_steps)
-        else:
-            event.update(action="none", note="no snapshot before the first Predict phase",
-                         fallback_steps=self.fallback_steps)
+                p.copy_(self._snapshot["weights"][n])
+        for n, p in self.params.items():
+            st = self.optimizer.state[p]
+            st.clear()
+            st.update({k: _clone(v) for k, v in self._snapshot["optim"].get(n, {}).items()})
+        self.n_restores += 1
+        event.update(action="restore", restored_to_step=self._snapshot["step"],
+                     fallback_steps=self.fallback_steps)
+        self.guard_log.append({"step": self.step, "reason": reason, "phase": where, "action": "restore",
+                               "fallback_steps": self.fallback_steps})
         self._fallback_left = self.fallback_steps
         self._interrupted = True
         self.emit(event)
@@ -387,6 +399,10 @@ class HybridTrainer(Trainer):
             "corrections": self.n_corrections,
             "predict_steps_reverted": self.predict_steps_reverted,
             "overhead_s": dict(self.overhead_s),
+            # backward passes against the nominal plan, and what changed them (docs/design.md)
+            "backward_passes_nominal": self.plan.backward_passes,
+            "extra_backward_passes": self.backward_passes - self.plan.backward_passes,
+            "extra_backward_causes": {"gate_blocks": self.n_gate_blocks, "guard_events": list(self.guard_log)},
         })
         return s
 
@@ -406,6 +422,7 @@ class HybridTrainer(Trainer):
             "snapshot": self._snapshot,  # tensors are serialised at once by torch.save
             "guard": {"losses": list(self.guard.losses), "grad_norms": list(self.guard.grad_norms)},
             "overhead_s": dict(self.overhead_s),
+            "guard_log": [dict(e) for e in self.guard_log],
             "predictor": self.predictor.state_dict(),
             "corrector": self.corrector.state_dict(),
         }
@@ -431,6 +448,7 @@ class HybridTrainer(Trainer):
         self.guard.grad_norms.clear()
         self.guard.grad_norms.extend(h["guard"]["grad_norms"])
         self.overhead_s = dict(h["overhead_s"])
+        self.guard_log = [dict(e) for e in h["guard_log"]]
         self.predictor.load_state_dict(h["predictor"])
         self.corrector.load_state_dict(h["corrector"])
 

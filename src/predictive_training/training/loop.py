@@ -363,6 +363,9 @@ class Trainer:
             "tokens": self.tokens,
             "forward_passes": self.forward_passes,
             "backward_passes": self.backward_passes,
+            # conventional: every step has one; hybrid arms: the phase plan's count (training/hybrid.py)
+            "backward_passes_nominal": steps,
+            "extra_backward_passes": self.backward_passes - steps,
             "predict_steps": self.predict_steps,
             "prediction_ratio_requested": self.cfg["arms"][self.arm].get("prediction_ratio", 0.0),
             "prediction_ratio_achieved": self.predict_steps / steps,
