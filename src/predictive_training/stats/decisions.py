@@ -48,8 +48,8 @@ Rules (outcome strings are the module constants):
 - Decision 2 (speedup_r50, loss_gap_r50): both met -> Scale up; quality not met -> Increase
   correction frequency; speedup not met (a speedup of exactly 2 is not "> 2") -> Optimize the
   implementation; both not met -> the combined outcome (both actions).
-- Decision 3 over six criteria (Milestones 1-5 and the H3 correction criterion = all exp5 rows
-  met): all met -> Prepare paper; at least one met -> Document and open-source; none met (and at
+- Decision 3 over six criteria (Milestones 1-5 and the H3 correction criterion = the exp5 rows
+  loss_reduction, share_positive and divergences met; the study's control rows do not enter): all met -> Prepare paper; at least one met -> Document and open-source; none met (and at
   least one evaluated) -> Document negative results. Since Milestone 5 is not evaluated at the
   default scale, "Prepare paper" needs a production run.
 
@@ -362,7 +362,8 @@ def _decision3(t: _Table, milestones: list[dict]) -> dict:
     if status["H3 correction (exp5)"] == "not met":
         risks.append("risk3")
     c.inputs["criteria"] = dict(status)
-    rule = ("Over Milestones 1-5 and the H3 correction criterion (all exp5 rows passed): all met -> "
+    rule = ("Over Milestones 1-5 and the H3 correction criterion (exp5 loss_reduction, share_positive and "
+            "divergences passed): all met -> "
             "Prepare paper; at least one met -> Document and open-source; none met -> Document "
             "negative results; a criterion not evaluated counts as not met")
     title = "Decision 3: publish results?"
