@@ -22,7 +22,9 @@ What is scored (issue 15):
   ``shortfall = after_predict - mean baseline loss on the probe batches``; pooled over the events
   of a seed (the plan's "accumulated error"), ``error_reduction = sum(after_predict -
   after_search) / sum(shortfall)`` (1: the correction brought the hybrid back to the baseline; 0:
-  it did nothing; None when the summed shortfall is not positive).
+  it did nothing; None when the summed shortfall is not positive). The baseline's loss is taken in
+  training mode and the probe in evaluation mode: the same numbers while ``model.dropout`` is 0
+  (every shipped config); with dropout the reference would include its noise.
 - Controls (``controls``, the study's own rows, not the plan's): the same numbers for
   ``repeat_r50`` (a trivial fast-forward prediction corrected the same way) and ``skip_r50`` (no
   prediction: its search has nothing to rescale, so its search effect is 0 by construction, which
