@@ -562,10 +562,15 @@ def test_guard_is_armed_only_from_the_first_predict_phase(tiny_cfg, tiny_data):
     tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p))
     tr.guard.check_grad = lambda g: "grad_explosion"  # every armed check on a real step fires
     summary = tr.run()
-    first_predict = _predict_runs(cap.rows)[0][0]
+    predicts = _predict_runs(cap.rows)
+    first_predict = predicts[0][0]
     guards = [e for e in cap.events if e["event"] == "guard"]
     assert guards, "the guard never fired"
     assert all(e["step"] > first_predict for e in guards)  # nothing in warmup or before the first Predict
+    # a restore disarms it until the next Predict phase: at most one restore per Predict phase, not
+    # one per fallback step back to the same snapshot
+    assert len(guards) <= len(predicts)
+    assert len({e["restored_to_step"] for e in guards}) == len(guards)
     assert all(r["phase"] == "warmup" for r in cap.rows[:12])
     assert summary["backward_passes_nominal"] == PhasePlan(0.5, Y, C, 40, 12).backward_passes
     assert summary["extra_backward_passes"] == summary["backward_passes"] - summary["backward_passes_nominal"] > 0

@@ -323,9 +323,11 @@ class HybridTrainer(Trainer):
 
     @property
     def guard_armed(self) -> bool:
-        """The guard checks only from the first Predict phase on: before it there is no prediction
-        to undo and no snapshot to restore, and the ordinary rise of gradient norms in warmup would
-        otherwise fire it (issue 15: seed 4 of the default study, step 31, 20 extra Full steps)."""
+        """The guard checks only while a prediction can be undone: from a Predict phase (which takes
+        the snapshot) until a restore. Before the first Predict phase the ordinary rise of gradient
+        norms in warmup fired it (issue 15: seed 4 of the default study, step 31, 20 extra Full
+        steps); after a restore, firing again would restore the same snapshot and discard the
+        fallback's real steps (the smoke study's repeat_r50 seed 0: 16 restores in a row)."""
         return self._snapshot is not None
 
     def _finish_step(self, info: StepInfo, grads, update) -> StepInfo:
@@ -358,8 +360,8 @@ class HybridTrainer(Trainer):
         return Observation(info.step, self._total(), info.loss, info.grad_norm, info.lr, gnorms, update)
 
     def _diverged(self, reason: str, loss: float | None, where: str) -> None:
-        """Restore the pre-Predict snapshot, schedule the Full fallback, log. Only called when the
-        guard is armed, i.e. after the first Predict phase took its snapshot."""
+        """Restore the pre-Predict snapshot, schedule the Full fallback, disarm, log. Only called
+        when the guard is armed (a Predict phase took its snapshot, and no restore since)."""
         if self._snapshot is None:
             raise RuntimeError("the divergence guard fired before it was armed (no Predict phase yet)")
         self.n_guard_events += 1
@@ -377,6 +379,9 @@ class HybridTrainer(Trainer):
                      fallback_steps=self.fallback_steps)
         self.guard_log.append({"step": self.step, "reason": reason, "phase": where, "action": "restore",
                                "fallback_steps": self.fallback_steps})
+        # The prediction is undone: disarmed until the next Predict phase. Restoring the same snapshot
+        # again would throw away the fallback's real steps (a cascade of restores to one snapshot).
+        self._snapshot = None
         self._fallback_left = self.fallback_steps
         self._interrupted = True
         self.emit(event)
