@@ -147,6 +147,47 @@ def _persistent_stream(T, D, phi, seed, noise=0.5):
     return (a[:, None] * v[None, :] + noise * rng.standard_normal((T, D))).astype(np.float32)
 
 
+def _lag_memory(T, m, a, L, rng, burn=500):
+    """m independent series x_t = a x_{t-L} + e_t: rho_L = a, rho_k = 0 for 0 < k < L."""
+    x = np.zeros((T + burn, m))
+    e = rng.standard_normal((T + burn, m))
+    for t in range(T + burn):
+        x[t] = (a * x[t - L] if t >= L else 0.0) + e[t]
+    return x[burn:]
+
+
+def test_a_trend_plus_white_noise_is_not_autocorrelated_at_lag_50():
+    """Known answer (issue 15): a drifting score with no memory is not 'autocorrelated at lag 50'.
+    Without detrending (the old test) every one of these trends passed."""
+    T, t = 1000, np.arange(1000)
+    rng = np.random.default_rng(3)
+    trends = {"linear": 8 * t / T, "exponential decay": 4 * np.exp(-t / 200), "quadratic": 6 * (t / T - 0.4) ** 2,
+              "square root": 5 * np.sqrt(t / T)}
+    for name, trend in trends.items():
+        x = trend + rng.standard_normal(T)
+        res = autocorrelation_test(x, max_lag=50)
+        assert res["significant_at_lag"] is False, name
+        assert res["series"][0]["trend_share"] > 0.1, name  # the trend was there, and removed
+        assert autocorrelation_test(x, max_lag=50, detrend_order=None)["significant_at_lag"] is True, name
+    # the same through the whole analysis: a gradient stream whose leading component only drifts
+    v = rng.standard_normal(200)
+    X = (np.outer(8 * t / T, v) + rng.standard_normal((T, 200))).astype(np.float32)
+    ac = analyze(X, t)["autocorrelation"]
+    assert ac["significant_at_lag"] is False and ac["detrend"].startswith("least-squares polynomial")
+    assert ac["series"][0]["acf_lag_raw"] > 0.5  # what the old test saw
+
+
+def test_real_lag_50_memory_is_detected_through_a_trend():
+    """Known answer: x_t = 0.4 x_{t-50} + e_t has rho_50 = 0.4, and a trend on top does not hide it."""
+    T = 1000
+    rng = np.random.default_rng(4)
+    x = _lag_memory(T, 1, 0.4, 50, rng)[:, 0]
+    for series in (x, x + 6 * np.arange(T) / T):
+        res = autocorrelation_test(series, max_lag=50)
+        assert res["significant_at_lag"] is True
+        assert res["series"][0]["acf_lag"] == pytest.approx(0.4, abs=0.12)
+
+
 def test_autocorrelation_detects_persistence_at_lag_50():
     phi = 0.98  # true lag-50 autocorrelation 0.98^50 = 0.36
     for seed in range(3):
@@ -159,9 +200,10 @@ def test_autocorrelation_detects_persistence_at_lag_50():
         assert len(lead["acf"]) == 51 and len(lead["bartlett_bound"]) == 50
 
 
-def test_short_memory_is_autocorrelated_but_not_at_lag_50():
-    # phi = 0.8: strongly autocorrelated at small lags (Ljung-Box rejects) but rho_50 ~ 1e-5.
-    res = analyze(_persistent_stream(3000, 64, 0.8, seed=5), np.arange(3000))["autocorrelation"]
+@pytest.mark.parametrize("phi", [0.8, 0.9])
+def test_short_memory_is_autocorrelated_but_not_at_lag_50(phi):
+    # strongly autocorrelated at small lags (Ljung-Box rejects) but rho_50 = phi^50 (1e-5; 0.005)
+    res = analyze(_persistent_stream(3000, 64, phi, seed=5), np.arange(3000))["autocorrelation"]
     assert res["ljung_box_significant"] is True
     assert res["significant_at_lag"] is False
 
@@ -233,7 +275,9 @@ def test_run_experiment1_criteria_sketch_mode(tmp_path):
     # memory at lag 50; updates: pure noise -> update PCA criterion fails.
     rng = np.random.default_rng(0)
     base = rng.standard_normal(n)
-    drift = np.cumsum(rng.standard_normal((T, 3)), axis=0) @ rng.standard_normal((3, n)) * 0.3
+    # three components with real lag-50 memory (a_t = 0.5 a_{t-50} + e_t; a random walk would be
+    # a trend, which the detrended test rightly does not count)
+    drift = _lag_memory(T, 3, 0.5, 50, rng) @ rng.standard_normal((3, n)) * 0.3
     grads = (base[None, :] * 10 + drift + 0.3 * rng.standard_normal((T, n))).astype(np.float32)
     upd = rng.standard_normal((T, n)).astype(np.float32)
     sk = GradientSketch(n, k, seed=9)
@@ -262,6 +306,35 @@ def test_run_experiment1_criteria_sketch_mode(tmp_path):
     assert strict["criteria"]["mean_cosine"]["passed"] is False
     with pytest.raises(ValueError, match="unknown"):
         run_experiment1(str(p), {"cosine": 0.5})
+
+
+def test_clip_factors_are_recorded_and_exp1_reports_both_streams(tmp_path):
+    """Records hold the raw gradient and each row's clip factor; Exp 1's criteria use the raw
+    stream and report clipping and the clipped stream's estimates beside them."""
+    T, D = 120, 300
+    rng = np.random.default_rng(5)
+    raw = rng.standard_normal((T, D)).astype(np.float32)
+    raw[:20] *= 30  # large early gradients: clipped
+    norms = np.linalg.norm(raw, axis=1)
+    coef = np.minimum(1.0, 20.0 / (norms + 1e-6)).astype(np.float32)
+    p = tmp_path / "c.safetensors"
+    write_records(p, np.arange(T), raw, raw * 0.01, {"mode": "exact", "n_params": D, "seed": 0}, clip_coef=coef)
+    rec = read_records(p)
+    assert torch.allclose(rec["clip_coef"], torch.from_numpy(coef))
+    out = run_experiment1(str(p), {"autocorr_lag": 10})
+    assert out["gradients_are"] == "raw (pre-clipping)"
+    clip = out["clipping"]
+    assert clip["n_clipped"] == int((coef < 1).sum()) == 20 and clip["share_clipped"] == pytest.approx(20 / T)
+    assert clip["clip_coef_min"] == pytest.approx(float(coef.min()), rel=1e-5)
+    # the raw stream is dominated by the 20 large rows; clipped, they weigh like the rest
+    assert out["criteria"]["pca_top10"]["estimate"] > clip["clipped_stream"]["pca_top10"] + 0.2
+    assert clip["clipped_stream"]["mean_cosine"] == pytest.approx(out["criteria"]["mean_cosine"]["estimate"], abs=1e-6)
+    with pytest.raises(ValueError, match="clip_coef"):
+        write_records(p, np.arange(T), raw, raw, {"mode": "exact", "n_params": D, "seed": 0}, clip_coef=coef[:5])
+    # a record file without clip factors (older runs) still reads, and says so
+    write_records(tmp_path / "old.safetensors", np.arange(T), raw, raw, {"mode": "exact", "n_params": D, "seed": 0})
+    old = run_experiment1(str(tmp_path / "old.safetensors"), {"autocorr_lag": 10})
+    assert old["clipping"] is None and old["gradients_are"].startswith("as recorded")
 
 
 def test_run_experiment1_short_run_autocorr_not_evaluable(tmp_path):

@@ -263,9 +263,10 @@ def test_trainer_logs_non_empty_corrections(tiny_cfg, tiny_data):
     groups = set(layer_groups(tr.params))
     for e in events:
         assert set(e["per_layer"]) == groups
-        assert math.isfinite(e["loss_before"]) and math.isfinite(e["loss_after"])
-        assert e["loss_after_search"] <= e["search_loss_before"]  # on the search batches
-        assert e["heldout_steps"] != e["search_steps"]  # measured on other batches than the search
+        for key in ("loss_after_predict", "loss_after_search", "loss_after_correct"):
+            assert math.isfinite(e[key])
+        assert e["search_loss_after"] <= e["search_loss_before"]  # on the search batches
+        assert not set(e["probe_steps"]) & set(e["search_steps"])  # scored on other batches than the search
     # a random delta is not a descent direction for every layer: some correction is non-zero
     assert any(v["norm"] > 0 for e in events for v in e["per_layer"].values())
 
@@ -407,3 +408,172 @@ def test_divergence_guard_known_answers():
     assert g.check_loss(1.05) is None and g.check_loss(1.07) == "loss_spike"
     assert g.check_grad(20.0) is None and g.check_grad(20.1) == "grad_explosion"  # 10 x the median 2.0
 
+
+
+# --- issue 15: the correction alone, the batches it decides on, a guard that waits for a prediction ---
+
+
+def test_correction_event_separates_the_search_from_the_real_correct_steps(tiny_cfg, tiny_data):
+    """loss_after_search is the probe loss of exactly the weights the line search left, before any
+    real step; loss_after_correct comes after the C real steps. (The old event had one loss_after,
+    measured after the Correct steps: real AdamW steps counted as correction.)"""
+    cfg = _cfg(tiny_cfg)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p, scale=3e-3))
+    tr.run()
+    events = [e for e in cap.events if e["event"] == "correction"]
+    assert events
+    groups = layer_groups(tr.params)
+    for (first, last), e in zip(_predict_runs(cap.rows), events):
+        # the weights after the search: after Predict, plus (s_g - 1) d_g for every group
+        searched = {n: cap.weights[last][n].clone() for n in tr.params}
+        for g, names in groups.items():
+            for n in names:
+                searched[n] += (e["per_layer"][g]["scale"] - 1.0) * tr.predictor.delta[n]
+        with torch.no_grad():
+            for n, p in tr.params.items():
+                p.copy_(searched[n])
+        assert tr._heldout_loss(e["probe_steps"]) == pytest.approx(e["loss_after_search"], rel=1e-6)
+        with torch.no_grad():
+            for n, p in tr.params.items():
+                p.copy_(cap.weights[last][n])
+        assert tr._heldout_loss(e["probe_steps"]) == pytest.approx(e["loss_after_predict"], rel=1e-6)
+        # the probe is the LAST skipped Predict batches; the search chose on other batches
+        assert e["probe_steps"] == list(range(last + 1 - len(e["probe_steps"]), last + 1))
+        assert not set(e["probe_steps"]) & set(e["search_steps"])
+        # loss_before/loss_after are the correction's own before/after: the search, nothing else
+        assert (e["loss_before"], e["loss_after"]) == (e["loss_after_predict"], e["loss_after_search"])
+        rel = (e["loss_after_predict"] - e["loss_after_search"]) / e["loss_after_predict"]
+        assert e["relative_reduction"] == pytest.approx(rel)
+        assert e["loss_after_correct"] != e["loss_after_search"]  # the real steps are reported apart
+
+
+def test_skip_arm_search_effect_is_zero_and_its_real_steps_are_not_correction(tiny_cfg, tiny_data):
+    """With nothing predicted there is nothing to correct: the skip arm's search effect is exactly 0,
+    while its real Correct steps lower the probe loss (which the old Exp 5 counted as correction)."""
+    cfg = _cfg(tiny_cfg, kind="skip")
+    tr, cap = _trainer(cfg, tiny_data)
+    summary = tr.run()
+    events = [e for e in cap.events if e["event"] == "correction"]
+    assert len(events) == 4
+    for e in events:
+        assert e["loss_after_search"] == e["loss_after_predict"]
+        assert e["relative_reduction"] == 0.0 and e["search_evaluations"] == 0
+        assert e["loss_after_correct"] != e["loss_after_predict"]
+    # the probes after the search and after Correct are measurement: counted apart, not training work
+    probes = cfg["hybrid"]["corrector"]["probe_batches"]
+    assert summary["probe_forward_passes"] == 2 * probes * 4
+    assert summary["forward_passes"] == summary["backward_passes"] + probes * 4  # + the guard's probe
+
+
+def test_held_aside_batches_probe_last_search_first_then_beyond_the_budget(tiny_cfg, tiny_data):
+    cfg = _cfg(tiny_cfg)
+    cfg["hybrid"]["corrector"].update(batches=6, probe_batches=2)
+    tr, _ = _trainer(cfg, tiny_data, lambda p: Spy(p))
+    T = cfg["train"]["steps"]
+    probe, search = tr.held_aside_steps(20)  # Y = 5: skipped batches 20..24
+    assert probe == [23, 24]
+    assert search == [20, 21, 22, T, T + 1, T + 2]  # 3 skipped, 3 from the stream beyond the budget
+    tr.cycle = 2
+    assert tr.held_aside_steps(30)[1] == [30, 31, 32, T + 12, T + 13, T + 14]  # fresh ones per cycle
+    cfg["hybrid"]["corrector"].update(batches=2, probe_batches=2)
+    tr2, _ = _trainer(cfg, tiny_data, lambda p: Spy(p))
+    assert tr2.held_aside_steps(20) == ([23, 24], [20, 21])  # enough skipped batches: no reserve needed
+    # every search evaluation costs `batches` forward passes, counted by the trainer
+    cfg["hybrid"]["corrector"].update(batches=6, probe_batches=2)
+    tr3, cap = _trainer(cfg, tiny_data, lambda p: Spy(p, scale=3e-3))
+    summary = tr3.run()
+    ev = [e for e in cap.events if e["event"] == "correction"]
+    assert all(len(e["search_steps"]) == 6 and e["search_forward_passes"] == 6 * e["search_evaluations"]
+               for e in ev)
+    assert summary["forward_passes"] == (summary["backward_passes"] + sum(e["search_forward_passes"] for e in ev)
+                                         + 2 * len(ev))  # + the guard's probe after each Predict phase
+
+
+def test_probe_batches_above_the_horizon_is_a_config_error(tiny_cfg):
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg["hybrid"] = {"horizon": 5, "corrector": {"probe_batches": 6}}
+    with pytest.raises(config_mod.ConfigError, match=r"hybrid\.corrector\.probe_batches"):
+        config_mod.validate(cfg)
+
+
+def test_corrector_decides_only_with_evidence_over_batches():
+    """A candidate whose per-batch differences are within the noise keeps scale 1; the same mean
+    difference with a small spread over batches is chosen."""
+    names = ["blocks.0.w"]
+    delta = {"blocks.0.w": torch.ones(2)}
+    groups = layer_groups(names)
+
+    def search(diffs, z=2.0):
+        params = {"blocks.0.w": torch.ones(2)}  # theta_before + d with theta_before = 0
+        base = np.full(len(diffs), 3.0)
+
+        def loss_fn():  # scale 1 -> base; scale 0.5 -> base + diffs (the only candidate)
+            return list(base if float(params["blocks.0.w"][0]) == 1.0 else base + np.asarray(diffs))
+
+        s = LayerwiseLineSearch(groups, (0.5,), trials=1, evidence_z=z)
+        return s, s.correct(params, delta, loss_fn)
+
+    rng = np.random.default_rng(0)
+    noisy = -1e-3 + 1e-2 * rng.standard_normal(8)  # mean -1e-3 +- 3.5e-3: within the noise
+    noisy -= noisy.mean() + 1e-3  # exactly mean -1e-3
+    s, corr = search(noisy)
+    assert corr.per_layer["blocks.0"]["scale"] == 1.0 and s.record["blocks.0"] == [[1, 0]]
+    ev = corr.per_layer["blocks.0"]["evidence"]["0.5"]
+    assert ev["diff"] == pytest.approx(-1e-3) and abs(ev["z"]) < 2
+    clear = -1e-3 + 1e-5 * rng.standard_normal(8)
+    s, corr = search(clear)
+    assert corr.per_layer["blocks.0"]["scale"] == 0.5 and s.record["blocks.0"] == [[1, 1]]
+    assert corr.batches == 8 and corr.to_event()["search_forward_passes"] == 8 * corr.forward_passes
+    s, corr = search(noisy, z=0.0)  # z = 0: any improvement (the old rule) takes the noisy one
+    assert corr.per_layer["blocks.0"]["scale"] == 0.5
+
+
+def test_noise_does_not_lock_in_the_first_candidate():
+    """Under pure noise (no scale better than another) the old rule (z = 0, one batch) chose the
+    first-tried candidate about half the time and kept trying it first; with evidence over batches
+    no candidate wins by noise, so every candidate gets its turn and scale 1 is kept."""
+    names = ["blocks.0.w"]
+    delta = {"blocks.0.w": torch.ones(2)}
+    groups = layer_groups(names)
+    rng = np.random.default_rng(1)
+
+    def run(z, n):
+        s = LayerwiseLineSearch(groups, (0.0, 0.5, 1.5), trials=1, evidence_z=z)
+        tried, chosen = [], []
+        for _ in range(30):
+            params = {"blocks.0.w": torch.ones(2)}
+            corr = s.correct(params, delta, lambda: list(3.0 + 1e-3 * rng.standard_normal(n)))
+            tried += [k for k in corr.per_layer["blocks.0"]["losses"] if k != "1.0"]
+            chosen.append(corr.per_layer["blocks.0"]["scale"])
+        return tried, chosen
+
+    tried, chosen = run(2.0, 8)
+    assert {"0.0", "0.5", "1.5"} <= set(tried)  # rotation: each candidate is tried
+    assert sum(c != 1.0 for c in chosen) <= 3  # noise rarely passes z = 2
+    tried_old, chosen_old = run(0.0, 1)
+    assert sum(c != 1.0 for c in chosen_old) > 8  # the old rule applies noise-chosen scales
+
+
+def test_guard_is_armed_only_from_the_first_predict_phase(tiny_cfg, tiny_data):
+    """A guard that fires on every check (as the ordinary rise of gradient norms in warmup did on
+    seed 4 of the default study) stays silent until the first Predict phase; the fallback's extra
+    backward passes are reported with the guard event that caused them."""
+    cfg = _cfg(tiny_cfg, warmup_steps=12)
+    tr, cap = _trainer(cfg, tiny_data, lambda p: Spy(p))
+    tr.guard.check_grad = lambda g: "grad_explosion"  # every armed check on a real step fires
+    summary = tr.run()
+    predicts = _predict_runs(cap.rows)
+    first_predict = predicts[0][0]
+    guards = [e for e in cap.events if e["event"] == "guard"]
+    assert guards, "the guard never fired"
+    assert all(e["step"] > first_predict for e in guards)  # nothing in warmup or before the first Predict
+    # a restore disarms it until the next Predict phase: at most one restore per Predict phase, not
+    # one per fallback step back to the same snapshot
+    assert len(guards) <= len(predicts)
+    assert len({e["restored_to_step"] for e in guards}) == len(guards)
+    assert all(r["phase"] == "warmup" for r in cap.rows[:12])
+    assert summary["backward_passes_nominal"] == PhasePlan(0.5, Y, C, 40, 12).backward_passes
+    assert summary["extra_backward_passes"] == summary["backward_passes"] - summary["backward_passes_nominal"] > 0
+    causes = summary["extra_backward_causes"]["guard_events"]
+    assert [c["step"] for c in causes] == [e["step"] for e in guards]
+    assert all(c["reason"] == "grad_explosion" and c["action"] == "restore" for c in causes)

@@ -23,7 +23,7 @@ def test_position_rules():
     for bad in (lambda: Position("nap", 1), lambda: Position("warmup", 1, "full"), lambda: Position("cycle", 1),
                 lambda: Position.in_cycle("sleep", 1), lambda: Position("plain", -1),
                 lambda: Position("plain", True), lambda: Position.in_cycle("correct", 2),
-                lambda: Position.in_cycle("full", 2, Correcting([0], [1], 3.0, {}))):
+                lambda: Position.in_cycle("full", 2, Correcting([0], [1], 3.0, 2.9, {}))):
         with pytest.raises(ValueError):
             bad()
 
@@ -35,12 +35,13 @@ def test_count_step_and_checkpointable():
     assert pos.left == 0
     with pytest.raises(ValueError, match="no step left"):
         pos.count_step()
-    assert pos.checkpointable and Position.in_cycle("correct", 1, Correcting([9], [13], 2.5, {})).checkpointable
+    assert pos.checkpointable and Position.in_cycle("correct", 1, Correcting([9], [13], 2.5, 2.4, {})).checkpointable
     assert not Position.in_cycle("predict").checkpointable
 
 
 def test_checkpoint_form_round_trips_as_plain_data():
-    rec = Correcting(probe=[9], aside=[13], loss_before=2.5, correction={"loss_before": 2.6, "per_layer": {}})
+    rec = Correcting(probe=[9], search=[13], loss_after_predict=2.5, loss_after_search=2.4,
+                     correction={"search_loss_before": 2.6, "per_layer": {}})
     pos = Position.in_cycle("correct", 2, rec)
     state = pos.to_dict()
     assert json.loads(json.dumps(state)) == state  # plain data: no class of this package in a checkpoint
@@ -89,5 +90,7 @@ def test_positions_of_a_run_follow_the_realised_schedule(tiny_data):
     got = {s: {k: p[k] for k in ("unit", "stage", "left")} for s, p in rec.positions.items()}
     assert got == expected
     correcting = rec.positions[15]["correcting"]
-    assert correcting["probe"] == [9] and correcting["aside"] == [13]  # corrector.batches = 1
+    # probe: the last 4 skipped batches (corrector.probe_batches); search: the one skipped batch
+    # left, then 7 batches of the stream beyond the 40-step budget (corrector.batches = 8, cycle 0)
+    assert correcting["probe"] == [10, 11, 12, 13] and correcting["search"] == [9, 40, 41, 42, 43, 44, 45, 46]
     assert trainer.n_rollouts == 3 and trainer.cycle == 4  # the tail counts as a cycle (as it always has)

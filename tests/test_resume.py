@@ -37,7 +37,7 @@ from tests.conftest import TINY
 ROOT = Path(__file__).resolve().parents[1]
 TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "batch_size": 4,
              "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4}
-TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "energy",  # energy is metered, like time
+TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "probe_s", "energy",  # energy is metered, like time
           "shadow_s", "shadow_parts_s"}
 
 

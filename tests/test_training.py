@@ -102,11 +102,16 @@ def test_gradient_records_exact(runs):
     assert steps.tolist() == list(range(cfg["train"]["steps"]))
     assert grad.shape == update.shape and grad.shape[0] == len(steps)
     assert meta["mode"] == "exact"
-    # the recorded gradient is the clipped one: norm = min(logged pre-clip norm, train.grad_clip)
+    # the recorded gradient is the RAW one (issue 15): its norm is the logged pre-clip norm, and the
+    # clip factor of each row is recorded beside it (and in metrics.jsonl)
     rows = read_jsonl(d["a"] / "metrics.jsonl")
     norms = grad.float().norm(dim=1) * rec["grad_scale"]
     clip = cfg["train"]["grad_clip"]
-    assert torch.allclose(norms, torch.tensor([min(r["grad_norm"], clip) for r in rows]), rtol=1e-2)
+    assert torch.allclose(norms, torch.tensor([r["grad_norm"] for r in rows]), rtol=1e-2)
+    coef = torch.tensor([min(1.0, clip / (r["grad_norm"] + 1e-6)) for r in rows])
+    assert torch.allclose(rec["clip_coef"], coef) and (coef < 1).any()  # some steps were clipped
+    assert torch.allclose(torch.tensor([r["clip_coef"] for r in rows]), coef)
+    assert torch.allclose(norms * rec["clip_coef"], torch.tensor([min(r["grad_norm"], clip) for r in rows]), rtol=1e-2)
     assert torch.allclose(update.float().norm(dim=1) * rec["update_scale"], torch.tensor([r["delta_norm"] for r in rows]), rtol=1e-2)
 
 

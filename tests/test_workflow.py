@@ -77,8 +77,11 @@ def test_smoke_study_end_to_end(tmp_path):
     # statistics, decisions and both reports
     tests = pd.read_csv(res / "stats/tests.csv")
     assert list(tests.columns) == ["experiment", "metric", "n", "estimate", "ci_low", "ci_high", "test",
-                                   "statistic", "p_value", "p_adjusted", "threshold", "passed"]
+                                   "statistic", "p_value", "p_adjusted", "threshold", "passed", "family"]
     assert {"exp1", "exp2", "exp3", "exp4", "exp5"} <= set(tests.experiment)
+    assert set(tests.family) == {"plan", "study"}
+    # Exp 5: the skip control's search effect is 0 by construction, and the log says what it measures
+    assert tests.set_index("metric").loc["skip_r50_search_effect_max_abs", "estimate"] == 0.0
     decisions = json.loads((res / "decisions.json").read_text())
     assert [m["id"] for m in decisions["milestones"]] == ["M1", "M2", "M3", "M4", "M5"]
     assert [d["id"] for d in decisions["decisions"]] == ["D1", "D2", "D3"]

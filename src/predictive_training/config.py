@@ -179,6 +179,11 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
     if "baseline" not in cfg["arms"]:
         raise ConfigError("config key 'arms': the 'baseline' arm is required (every comparison is against it)")
     hybrid = cfg["hybrid"]
+    if hybrid["corrector"]["probe_batches"] > hybrid["horizon"]:
+        raise ConfigError(
+            f"config key 'hybrid.corrector.probe_batches': {hybrid['corrector']['probe_batches']} must be at most "
+            f"hybrid.horizon={hybrid['horizon']} (the probe is the last skipped Predict batches)"
+        )
     for name, arm in cfg["arms"].items():
         if arm["kind"] == "conventional":
             continue

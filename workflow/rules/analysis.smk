@@ -42,7 +42,7 @@ rule exp4_prediction_phases:
 
 rule exp5_correction:
     input:
-        run=f"{RESULTS}/runs/hybrid_r50/seed{{seed}}",
+        unpack(lambda w: {arm: run_dir(arm, w.seed) for arm in EXP5_ARMS}),
     output:
         f"{RESULTS}/experiments/exp5_correction/seed{{seed}}.json",
     log:

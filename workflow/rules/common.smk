@@ -56,6 +56,10 @@ def experiments():
 
 
 EXPERIMENTS = experiments()
+# Exp 5 reads hybrid_r50 (the plan's arm), the baseline (the shortfall) and the controls present
+EXP5_ARMS = [
+    a for a in ("hybrid_r50", "baseline", "repeat_r50", "skip_r50") if a in ARMS
+]
 
 
 def shadow_logs():

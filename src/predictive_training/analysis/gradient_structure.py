@@ -17,15 +17,35 @@ Quantities (all unitless):
   (score_j(t) = <x_t - mean, v_j>, v_j the j-th principal axis of the whole run).
 
 "Significant at lag L" (L = 50 by default), as used by the criterion: for at least one of the
-m leading score series (m = ``n_series``, default 5) the lag-L sample autocorrelation r_L
-differs from zero in a two-sided z-test with Bartlett's standard error under the MA(L-1) null,
-``se_L = sqrt((1 + 2 * sum_{j=1}^{L-1} r_j^2) / T)``, at level alpha after Bonferroni
-correction over the m series (p_adjusted = min(1, m * p) < alpha). This asks whether the
-stream still remembers L steps back, not merely whether it is autocorrelated somewhere.
-The Ljung-Box portmanteau test of lags 1..L (H0: white noise), Bonferroni-corrected the same
-way, is reported beside it (``ljung_box``); it rejects for any series with short memory, so it
-is the weaker statement. The test is evaluated only when T >= 2 L (so that r_L is an average
-over at least T/2 products); otherwise it is reported as not evaluable (``None``).
+m leading score series (m = ``n_series``, default 5), DETRENDED, the lag-L sample
+autocorrelation r_L differs from zero in a two-sided z-test with Bartlett's standard error under
+the MA(L-1) null, ``se_L = sqrt((1 + 2 * sum_{j=1}^{L-1} r_j^2) / T)``, at level alpha after
+Bonferroni correction over the m series (p_adjusted = min(1, m * p) < alpha). This asks whether
+the stream still remembers L steps back, not merely whether it is autocorrelated somewhere.
+
+Why detrended: the score of a leading component of a training run drifts (gradients shrink and
+turn as the loss falls), and a trend alone makes every sample autocorrelation large, so the test
+on raw scores passes almost by construction. Each score series is first detrended by a
+least-squares polynomial in t of order ``detrend_order`` (default 2, statsmodels ``detrend``):
+a quadratic absorbs linear and curved monotone drifts (a decaying exponential over the run
+included) but not structure on the scale of L. Known answers (tests/test_gradient_structure.py):
+a trend plus white noise is NOT declared autocorrelated; a series with real lag-L memory (e.g.
+``x_t = 0.4 x_{t-L} + e_t``, with or without a trend) is. Note that an AR(1) with phi = 0.9 has
+rho_L = 0.9^50 = 0.005 at L = 50: it has short memory, and a correct lag-50 test does not flag
+it. The raw (not detrended) r_L and the share of each series' variance the trend explains are
+reported beside the test (``acf_lag_raw``, ``trend_share``).
+
+The Ljung-Box portmanteau test of lags 1..L (H0: white noise) of the same detrended series,
+Bonferroni-corrected the same way, is reported beside it (``ljung_box``); it rejects for any
+series with short memory, so it is the weaker statement. The test is evaluated only when
+T >= 2 L (so that r_L is an average over at least T/2 products); otherwise it is reported as not
+evaluable (``None``).
+
+Which gradients: the trainer's recorder stores RAW (pre-clipping) gradients with the clip factor
+of each row (:mod:`predictive_training.records.gradients`); the criteria use the raw stream, as
+the plan describes. :func:`run_experiment1` reports how often clipping acted and the criteria's
+estimates on the clipped stream (``grad * clip_coef``, what the optimiser used) beside them.
+Adjacent cosines are the same for both (clipping scales a whole row).
 
 Input: the gradient and update records of a run (:mod:`predictive_training.records.gradients`).
 """
@@ -41,6 +61,7 @@ import torch
 from scipy.stats import norm
 from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.tsa.stattools import acf as _sm_acf
+from statsmodels.tsa.tsatools import detrend as _sm_detrend
 
 from ..records.gradients import as_cpu_tensor, check_steps, read_records
 
@@ -64,6 +85,9 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "autocorr_lag": 50,  # the lag L of "significant at lag 50"
     "update_pca_top10": 0.8,  # share of weight-update variance in the top 10 components
 }
+
+#: order of the polynomial trend removed from each score series before the lag-L test (module docstring)
+DETREND_ORDER = 2
 
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _BLOCK_BYTES = 1 << 27  # temporary float32 block size when building a Gram matrix (128 MiB)
@@ -241,14 +265,19 @@ def _acf(x: np.ndarray, nlags: int) -> np.ndarray:
     return np.asarray(_sm_acf(x, nlags=nlags, fft=True, **kwargs), dtype=np.float64)
 
 
-def autocorrelation_test(series, max_lag: int = 50, alpha: float = 0.05) -> dict:
+def autocorrelation_test(series, max_lag: int = 50, alpha: float = 0.05,
+                         detrend_order: int | None = DETREND_ORDER) -> dict:
     """Autocorrelation of m scalar series up to ``max_lag``, with Bonferroni over the m series.
 
     Args:
         series: [T, m] (or [T]) float array, one column per series, rows in step order.
         max_lag: L, the lag of the test; requires T >= 2 L (else ``evaluable`` is False).
         alpha: family-wise significance level.
-    Returns (JSON-ready apart from numpy arrays) a dict with, per series: ``acf`` [L+1],
+        detrend_order: each series is detrended by a least-squares polynomial in t of this order
+            before the test (module docstring); None tests the series as given.
+    Returns (JSON-ready apart from numpy arrays) a dict with, per series (statistics of the
+    detrended series unless noted): ``acf`` [L+1], ``acf_lag_raw`` (r_L before detrending),
+    ``trend_share`` (share of the series' variance the trend explains),
     ``bartlett_bound`` [L] (the Bonferroni-corrected two-sided bound z_{1-alpha/(2m)} * se_k,
     se_k = sqrt((1 + 2 sum_{j<k} r_j^2) / T), k = 1..L), ``acf_lag``, ``z_lag``,
     ``p_lag`` / ``p_lag_adjusted`` (lag-L z-test), ``ljung_box_stat``, ``ljung_box_p`` /
@@ -261,14 +290,18 @@ def autocorrelation_test(series, max_lag: int = 50, alpha: float = 0.05) -> dict
         raise ValueError(f"max_lag must be an int >= 1, got {max_lag!r}")
     if not (0 < alpha < 1):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if detrend_order is not None and (isinstance(detrend_order, bool) or not isinstance(detrend_order, int)
+                                      or detrend_order < 0):
+        raise ValueError(f"detrend_order must be an int >= 0 or None, got {detrend_order!r}")
     S = np.asarray(series, dtype=np.float64)
     if S.ndim == 1:
         S = S[:, None]
     if S.ndim != 2:
         raise ValueError(f"series must be [T] or [T, m], got shape {list(S.shape)}")
     T, m = S.shape
-    base = {"max_lag": max_lag, "alpha": alpha, "n_obs": T, "n_series": m,
-            "definition": "any series: two-sided Bartlett z-test of ACF(L)=0, Bonferroni over series"}
+    detrended = "none" if detrend_order is None else f"least-squares polynomial trend of order {detrend_order} removed"
+    base = {"max_lag": max_lag, "alpha": alpha, "n_obs": T, "n_series": m, "detrend": detrended,
+            "definition": "any series, detrended: two-sided Bartlett z-test of ACF(L)=0, Bonferroni over series"}
     keep = [j for j in range(m) if np.all(np.isfinite(S[:, j])) and np.std(S[:, j]) > 0]
     if T < 2 * max_lag or not keep:
         reason = (f"needs T >= 2*max_lag = {2 * max_lag} rows, got {T}" if T < 2 * max_lag
@@ -280,17 +313,25 @@ def autocorrelation_test(series, max_lag: int = 50, alpha: float = 0.05) -> dict
     z_crit = float(norm.isf(alpha / (2 * m_eff)))
     out_series = []
     for j in keep:
-        x = S[:, j]
-        r = _acf(x, max_lag)
+        raw = S[:, j]
+        x = raw if detrend_order is None else np.asarray(_sm_detrend(raw, order=detrend_order), dtype=np.float64)
+        var_raw = float(np.var(raw))
+        trend_share = 1.0 - float(np.var(x)) / var_raw
+        if not np.std(x) > 1e-12 * math.sqrt(var_raw):  # the series is its trend: nothing to test
+            x = np.zeros_like(x)
+        r = _acf(x, max_lag) if np.any(x) else np.r_[1.0, np.zeros(max_lag)]
         cum = np.concatenate([[0.0], np.cumsum(r[1:max_lag] ** 2)])  # sum_{j<k} r_j^2, k=1..L
         se = np.sqrt((1.0 + 2.0 * cum) / T)
         z = float(r[max_lag] / se[-1])
         p = float(2.0 * norm.sf(abs(z)))
-        lb = acorr_ljungbox(x, lags=[max_lag], return_df=True)
-        lb_stat = float(lb["lb_stat"].iloc[0])
-        lb_p = float(lb["lb_pvalue"].iloc[0])
+        if np.any(x):
+            lb = acorr_ljungbox(x, lags=[max_lag], return_df=True)
+            lb_stat, lb_p = float(lb["lb_stat"].iloc[0]), float(lb["lb_pvalue"].iloc[0])
+        else:
+            lb_stat, lb_p = 0.0, 1.0
         out_series.append({
             "index": j, "acf": r, "bartlett_bound": z_crit * se, "acf_lag": float(r[max_lag]),
+            "acf_lag_raw": float(_acf(raw, max_lag)[max_lag]), "trend_share": trend_share,
             "z_lag": z, "p_lag": p, "p_lag_adjusted": min(1.0, m_eff * p),
             # the plain white-noise band (R's default acf plot); not a valid test of rho_L = 0
             # for a series with short memory, reported for comparison only
@@ -372,6 +413,7 @@ def analyze(
     alpha: float = 0.05,
     center: bool = True,
     hist_bins: int = 40,
+    detrend_order: int | None = DETREND_ORDER,
 ) -> dict:
     """All Experiment 1 statistics of one stream (gradients or weight updates).
 
@@ -387,6 +429,8 @@ def analyze(
         alpha: family-wise level of the autocorrelation test.
         center: mean-centre rows before PCA (the criterion uses True).
         hist_bins: bins of the adjacent-cosine histogram on [-1, 1].
+        detrend_order: polynomial trend removed from each score series before the
+            autocorrelation test (None: none; see :func:`autocorrelation_test`).
     Returns:
         JSON-serialisable dict: ``adjacent_cosine`` (summary, phases, histogram, raw values),
         ``lagged_cosine`` ({"lags", "mean"}), ``pca`` (whole run: ``top_share``,
@@ -418,7 +462,7 @@ def analyze(
     # Only components that carry variance are tested (a rank-r stream has r of them).
     total = float(w.sum())
     n_real = int(np.sum(w[:n_series] > 1e-12 * total)) if total > 0 else 0
-    ac = autocorrelation_test(scores[:, :n_real], max_lag=max_lag, alpha=alpha)
+    ac = autocorrelation_test(scores[:, :n_real], max_lag=max_lag, alpha=alpha, detrend_order=detrend_order)
 
     result = {
         "n_steps": m.T,
@@ -479,6 +523,7 @@ def run_experiment1(records_path: str, thresholds: dict | None = None, **analysi
     kw = dict(analysis_kwargs, max_lag=lag, alpha=alpha)
     g = analyze(rec["grad"], rec["steps"], row_scale=rec["grad_scale"], **kw)
     u = analyze(rec["update"], rec["steps"], row_scale=rec["update_scale"], **kw)
+    clipping = _clipping(rec, kw)
 
     def gt(est, thr):
         return None if est is None else bool(est > thr)
@@ -493,8 +538,10 @@ def run_experiment1(records_path: str, thresholds: dict | None = None, **analysi
         "autocorr_lag50": _criterion(
             ac_p, alpha, None if ac_p is None else bool(ac_p < alpha),
             lag=lag,
-            test="lag-L ACF of leading PC scores, Bartlett MA(L-1) z-test, Bonferroni over series",
+            test="lag-L ACF of detrended leading PC scores, Bartlett MA(L-1) z-test, Bonferroni over series",
+            detrend=ac["detrend"],
             acf_lag=[s["acf_lag"] for s in ac["series"]],
+            acf_lag_raw=[s["acf_lag_raw"] for s in ac["series"]],
             ljung_box={"min_p_adjusted": ac["min_ljung_box_p_adjusted"],
                        "passed": ac["ljung_box_significant"]},
             evaluable=ac["evaluable"],
@@ -504,4 +551,28 @@ def run_experiment1(records_path: str, thresholds: dict | None = None, **analysi
                                        centered=u["pca"]["centered"]),
     }
     return _jsonable({"mode": rec["meta"]["mode"], "meta": rec["meta"], "thresholds": th,
-                      "gradients": g, "updates": u, "criteria": criteria})
+                      "gradients_are": "raw (pre-clipping)" if rec["clip_coef"] is not None
+                      else "as recorded (no clip factors in this record file)",
+                      "gradients": g, "updates": u, "clipping": clipping, "criteria": criteria})
+
+
+def _clipping(rec: dict, analysis_kwargs: dict) -> dict | None:
+    """How often clipping acted, and the gradient criteria's estimates on the CLIPPED stream
+    (``grad * clip_coef``, what the optimiser used) for comparison with the raw ones; None for
+    records without clip factors."""
+    coef = rec["clip_coef"]
+    if coef is None:
+        return None
+    c = coef.double().numpy()
+    scale = c if rec["grad_scale"] is None else c * rec["grad_scale"].double().numpy()
+    g = analyze(rec["grad"], rec["steps"], row_scale=scale, **analysis_kwargs)
+    ac = g["autocorrelation"]
+    return {
+        "n_rows": int(c.size), "n_clipped": int((c < 1).sum()), "share_clipped": float((c < 1).mean()),
+        "clip_coef_min": float(c.min()),
+        "clip_coef_quantiles": {str(q): float(np.quantile(c, q)) for q in _QUANTILES},
+        "clipped_stream": {"mean_cosine": g["adjacent_cosine"]["mean"], "pca_top10": g["pca"]["top_share"],
+                           "autocorr_min_p_adjusted": ac["min_p_lag_adjusted"],
+                           "autocorr_significant": ac["significant_at_lag"],
+                           "acf_lag": [s_["acf_lag"] for s_ in ac["series"]]},
+    }

@@ -9,22 +9,33 @@ keeps the best scale ``s*_g``, and moves on to the next group with the earlier c
 (one pass of coordinate descent). The correction applied to every tensor of the group is
 ``(s*_g - 1) * d_g``; the weights end at ``theta_before_predict + s*_g * d_g``.
 
+The decision is taken on several held-aside batches (``loss_fn`` returns one loss per batch), and
+a candidate replaces the best scale so far only with evidence: the mean over batches of the
+paired per-batch difference ``d_b = L_b(candidate) - L_b(best so far)`` must be below
+``-z * sd(d) / sqrt(n)`` (``z`` = ``evidence_z``, ``n`` batches; with one batch, or ``z = 0``,
+any strict improvement counts). Differences of 1e-4 nats on one batch are noise, and a choice
+made on noise is no correction (issue 15: the batch-to-batch spread of ``d_b`` is measured by
+``benchmarks/search_noise.py``; ``hybrid.corrector.batches`` is set from it).
+
 Which candidates are evaluated: ``trials`` per group (all of ``scales`` when ``trials`` is None),
 the ones that have done best for this group so far. Every group keeps, per candidate, how often
-it was evaluated and how often it was chosen, and ranks the candidates by their smoothed success
-rate ``(chosen + 1) / (evaluated + 2)`` (ties: the order of ``scales``). This is the residual
-model learned online: the predictor's per-layer errors are systematic (a dynamics model that
-undershoots a block's step length keeps undershooting it), so after a few cycles the single
-trial per group is usually the scale that helps, at ``trials`` forward passes per group instead
-of ``len(scales)``. A candidate that fails loses rank, so the others are tried in turn.
+it was evaluated and how often it was chosen (won with evidence), and ranks the candidates by
+their smoothed success rate ``(chosen + 1) / (evaluated + 2)`` (ties: the order of ``scales``).
+This is the residual model learned online: the predictor's per-layer errors are systematic (a
+dynamics model that undershoots a block's step length keeps undershooting it), so after a few
+cycles the single trial per group is usually the scale that helps, at ``trials`` forward passes
+per batch and group instead of ``len(scales)``. Because only wins with evidence count, a
+candidate that merely drew a lucky batch does not lock itself in: under noise alone it is chosen
+in about 2% of its trials (z = 2), its rate falls below that of the untried candidates (1/2), and
+they are tried in turn.
 
 Why a line search on the predicted delta: the direction of a predicted delta comes from recent
 real updates, its length per layer is the least reliable part of the prediction, and a
-one-dimensional search per layer is cheap and can only lower the held-aside loss relative to
-``s = 1`` (ties keep ``s = 1``: no correction without evidence). Groups whose delta is zero (e.g.
-the ``skip`` control arm) cost no forward pass and get scale 1 with a zero correction, but they
-are still listed, so a correction result is never empty (the original system's corrector always
-returned ``None``).
+one-dimensional search per layer is cheap and lowers the held-aside loss relative to ``s = 1``
+on the search batches (ties and differences within the noise keep ``s = 1``: no correction
+without evidence). Groups whose delta is zero (e.g. the ``skip`` control arm) cost no forward
+pass and get scale 1 with a zero correction, but they are still listed, so a correction result
+is never empty (the original system's corrector always returned ``None``).
 
 Units: losses in nats per token; norms are L2 norms in parameter units.
 """
@@ -68,23 +79,32 @@ def layer_groups(names: Iterable[str]) -> dict[str, list[str]]:
 class Correction:
     """One correction event.
 
-    loss_before: held-aside loss right after the Predict phase (scale 1 everywhere), nats.
-    loss_after_search: held-aside loss with the chosen scales, nats (<= loss_before unless NaN).
+    loss_before: mean loss on the search batches right after the Predict phase (scale 1), nats;
+        None when the delta is zero everywhere (nothing to search, nothing evaluated).
+    loss_after_search: mean loss on the search batches with the chosen scales, nats (<= loss_before
+        unless NaN).
     per_layer: ``group -> {"scale": s*, "norm": ||(s* - 1) d_g||, "delta_norm": ||d_g||,
-        "losses": {str(s): loss}}`` for every group (never empty).
+        "losses": {str(s): mean loss}, "evidence": {str(s): {"diff", "se", "z"}}}`` for every
+        group (never empty); ``diff`` is the mean paired difference to the best scale so far,
+        ``se`` its standard error (None with one batch), ``z = diff / se``.
     corrections: ``name -> (s*_g - 1) * d_name`` the tensors added to the weights.
-    forward_passes: held-aside loss evaluations this search ran.
+    forward_passes: held-aside loss evaluations this search ran (``loss_fn`` calls).
+    batches: batches per evaluation.
     """
 
-    loss_before: float
-    loss_after_search: float
+    loss_before: float | None
+    loss_after_search: float | None
     per_layer: dict[str, dict]
     corrections: dict[str, torch.Tensor] = field(repr=False)
     forward_passes: int
+    batches: int = 1
 
     def to_event(self) -> dict:
-        return {"loss_before": self.loss_before, "loss_after_search": self.loss_after_search,
-                "per_layer": self.per_layer, "search_forward_passes": self.forward_passes,
+        """The search's part of a ``correction`` event (losses on the SEARCH batches)."""
+        return {"search_loss_before": self.loss_before, "search_loss_after": self.loss_after_search,
+                "per_layer": self.per_layer, "search_evaluations": self.forward_passes,
+                "search_batches": self.batches,
+                "search_forward_passes": self.forward_passes * self.batches,
                 "correction_norm": float(math.sqrt(sum(v["norm"] ** 2 for v in self.per_layer.values())))}
 
 
@@ -97,10 +117,12 @@ class LayerwiseLineSearch:
             finite and >= 0.
         trials: candidates evaluated per group and search, the most successful first (see the
             module docstring); None: all of them.
+        evidence_z: a candidate must beat the best scale so far by this many standard errors of
+            the paired per-batch differences (0: any strict improvement).
     """
 
     def __init__(self, groups: Mapping[str, Sequence[str]], scales: Sequence[float] = (0.0, 0.5, 1.5),
-                 trials: int | None = None):
+                 trials: int | None = None, evidence_z: float = 0.0):
         if not groups or any(not v for v in groups.values()):
             raise ValueError("groups must be a non-empty mapping of non-empty name lists")
         scales = [float(s) for s in scales]
@@ -108,6 +130,9 @@ class LayerwiseLineSearch:
             raise ValueError(f"scales must be a non-empty list of finite numbers >= 0, got {scales}")
         if trials is not None and (isinstance(trials, bool) or int(trials) != trials or trials < 1):
             raise ValueError(f"trials must be a positive integer or None, got {trials!r}")
+        if not (math.isfinite(float(evidence_z)) and float(evidence_z) >= 0):
+            raise ValueError(f"evidence_z must be a finite number >= 0, got {evidence_z!r}")
+        self.evidence_z = float(evidence_z)
         self.groups = {g: list(v) for g, v in groups.items()}
         self.scales = sorted(set(scales) - {1.0})  # [1.0] alone: no candidate, the search is a no-op
         self.trials = len(self.scales) if trials is None else min(int(trials), len(self.scales))
@@ -122,38 +147,49 @@ class LayerwiseLineSearch:
 
     @torch.no_grad()
     def correct(self, params: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor],
-                loss_fn: Callable[[], float], loss_before: float | None = None) -> Correction:
+                loss_fn: Callable[[], float | Sequence[float]],
+                loss_before: float | Sequence[float] | None = None) -> Correction:
         """Search the scales group by group, apply the corrections to ``params`` in place.
 
         Args:
             params: the model's parameters by name; they hold ``theta_before + delta`` on entry.
             delta: the applied predicted delta, same names and shapes as ``params``.
-            loss_fn: held-aside loss (nats) of the model in its current state; forward only.
-            loss_before: ``loss_fn()`` at entry if already measured (saves one forward pass).
+            loss_fn: held-aside losses (nats) of the model in its current state, forward only: one
+                per search batch (a sequence, always the same batches in the same order), or one
+                float (a single batch).
+            loss_before: ``loss_fn()`` at entry if already measured (saves one evaluation).
         """
         names = [n for g in self.groups.values() for n in g]
         if set(names) != set(delta) or set(names) != set(params):
             raise ValueError("delta and params must have exactly the parameter names of the groups")
         passes = 0
-        if loss_before is None:
-            loss_before = float(loss_fn())
+        norms = {g: math.sqrt(sum(float(torch.linalg.vector_norm(delta[n].float())) ** 2 for n in members))
+                 for g, members in self.groups.items()}
+        if loss_before is None and any(d > 0 for d in norms.values()):
+            loss_before = loss_fn()  # a delta of zero everywhere (the skip arm) needs no evaluation
             passes += 1
-        current = _finite_or_inf(loss_before)
+        current = _per_batch(loss_before) if loss_before is not None else [math.nan]
         per_layer: dict[str, dict] = {}
         corrections: dict[str, torch.Tensor] = {}
         for g, members in self.groups.items():
-            d_norm = math.sqrt(sum(float(torch.linalg.vector_norm(delta[n].float())) ** 2 for n in members))
-            losses = {"1.0": current}
+            d_norm = norms[g]
+            losses = {"1.0": _mean(current)}
+            evidence: dict[str, dict] = {}
             best_s, best = 1.0, current
             if d_norm > 0:
                 saved = {n: params[n].detach().clone() for n in members}  # the scale-1 state, exactly
                 for s in self.ranking(g)[: self.trials]:
                     _set(params, saved, delta, members, s - 1.0)  # theta_g = theta_before + s d_g
-                    val = _finite_or_inf(float(loss_fn()))
+                    val = _per_batch(loss_fn())
+                    if len(val) != len(best):
+                        raise ValueError(f"loss_fn returned {len(val)} losses, expected {len(best)} (one per batch)")
                     passes += 1
-                    losses[str(s)] = val
+                    losses[str(s)] = _mean(val)
                     self.record[g][self.scales.index(s)][0] += 1
-                    if val < best:  # strict: a tie keeps s = 1 (no correction without evidence)
+                    diff, se = _paired(val, best)
+                    evidence[str(s)] = {"diff": _json_float(diff), "se": se,
+                                        "z": _json_float(diff / se) if se else None}
+                    if self._wins(diff, se):
                         best_s, best = s, val
                 _set(params, saved, delta, members, best_s - 1.0)
                 if best_s != 1.0:
@@ -162,9 +198,18 @@ class LayerwiseLineSearch:
             for n in members:
                 corrections[n] = (best_s - 1.0) * delta[n].detach().clone()
             per_layer[g] = {"scale": best_s, "norm": abs(best_s - 1.0) * d_norm, "delta_norm": d_norm,
-                            "losses": {k: _json_float(v) for k, v in losses.items()}}
-        return Correction(loss_before=float(loss_before), loss_after_search=_json_float(current),
-                          per_layer=per_layer, corrections=corrections, forward_passes=passes)
+                            "losses": {k: _json_float(v) for k, v in losses.items()}, "evidence": evidence}
+        before = _mean(_per_batch(loss_before)) if loss_before is not None else math.nan
+        return Correction(loss_before=_json_float(before), loss_after_search=_json_float(_mean(current)),
+                          per_layer=per_layer, corrections=corrections, forward_passes=passes,
+                          batches=len(current))
+
+    def _wins(self, diff: float, se: float | None) -> bool:
+        """A candidate beats the best so far: strictly lower mean (ties keep the best, so no
+        correction without evidence), and with several batches by ``evidence_z`` standard errors."""
+        if not diff < 0:  # NaN/inf losses never win
+            return False
+        return se is None or diff < -self.evidence_z * se
 
     def state_dict(self) -> dict:
         return {"scales": list(self.scales), "record": {g: [list(r) for r in rec] for g, rec in self.record.items()}}
@@ -183,8 +228,33 @@ def _set(params, saved, delta, members, factor: float) -> None:
             params[n].add_(delta[n].to(params[n].dtype), alpha=factor)
 
 
-def _finite_or_inf(x: float) -> float:
-    return x if math.isfinite(x) else math.inf
+def _per_batch(x) -> list[float]:
+    """Losses as a list, one per batch; non-finite losses count as +inf (never chosen)."""
+    vals = [float(x)] if isinstance(x, (int, float)) else [float(v) for v in x]
+    if not vals:
+        raise ValueError("loss_fn returned no loss")
+    return [v if math.isfinite(v) else math.inf for v in vals]
+
+
+def _mean(vals: Sequence[float]) -> float:
+    """Mean of per-batch losses: NaN stays NaN (not measured), any inf gives inf."""
+    if any(math.isnan(v) for v in vals):
+        return math.nan
+    return math.fsum(vals) / len(vals) if all(math.isfinite(v) for v in vals) else math.inf
+
+
+def _paired(val: Sequence[float], best: Sequence[float]) -> tuple[float, float | None]:
+    """Mean paired difference ``val - best`` over batches and its standard error (None: one batch
+    or a non-finite difference)."""
+    if not (all(math.isfinite(v) for v in val) and all(math.isfinite(b) for b in best)):
+        return (math.inf if not all(math.isfinite(v) for v in val) else -math.inf), None
+    d = [v - b for v, b in zip(val, best)]
+    n = len(d)
+    mean = math.fsum(d) / n
+    if n < 2:
+        return mean, None
+    var = math.fsum((x - mean) ** 2 for x in d) / (n - 1)
+    return mean, math.sqrt(var / n)
 
 
 def _json_float(x: float) -> float | None:

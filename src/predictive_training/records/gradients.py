@@ -5,7 +5,11 @@ in exact mode, float32 in sketch mode) and, in exact mode only, ``grad_scale`` a
 ``update_scale`` (float32 [T]: row t is stored as x_t / scale_t so that float16 keeps its
 relative precision for gradients of any magnitude), and string metadata ``mode`` ("exact" |
 "sketch", see :mod:`.sketch`), ``dim`` (D), ``n_params``, ``seed`` (sketch seed) plus any extra
-keys the caller passes.
+keys the caller passes. ``clip_coef`` (float32 [T], optional) is the factor gradient clipping
+multiplied each recorded gradient by (1: not clipped); the trainer's recorder stores the RAW
+(pre-clipping) gradient in ``grad`` (metadata ``grad`` = :data:`GRAD_KIND`), so the clipped one
+the optimiser used is ``grad * clip_coef``. Files without ``clip_coef`` (older records) read as
+``clip_coef`` None.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-__all__ = ["write_records", "read_records", "as_cpu_tensor", "check_steps"]
+__all__ = ["GRAD_KIND", "write_records", "read_records", "as_cpu_tensor", "check_steps"]
+
+#: what the trainer's recorder stores as ``grad`` (metadata key ``grad``)
+GRAD_KIND = "raw (pre-clipping); clipped = grad * clip_coef"
 
 
 def as_cpu_tensor(x, name: str) -> torch.Tensor:
@@ -40,7 +47,7 @@ def check_steps(steps: torch.Tensor, T: int) -> torch.Tensor:
     return steps
 
 
-def write_records(path, steps, grad, update, meta: Mapping[str, Any]) -> None:
+def write_records(path, steps, grad, update, meta: Mapping[str, Any], clip_coef=None) -> None:
     """Write a gradient-record file (the one format Experiment 1 reads).
 
     Args:
@@ -52,6 +59,7 @@ def write_records(path, steps, grad, update, meta: Mapping[str, Any]) -> None:
             scale; "sketch": stored float32), ``n_params`` (int) and ``seed`` (int, the sketch
             seed; any int in exact mode). ``dim`` is taken from D (if given it must equal D).
             Extra keys are stored as strings.
+        clip_coef: optional [T] clipping factors in (0, 1] (see the module docstring).
     Raises:
         ValueError: on inconsistent shapes, unknown mode, missing keys or non-finite values.
     """
@@ -88,6 +96,13 @@ def write_records(path, steps, grad, update, meta: Mapping[str, Any]) -> None:
             raise ValueError(f"{name} contains non-finite values; drop those steps before writing")
 
     tensors: dict[str, torch.Tensor] = {"steps": steps.contiguous()}
+    if clip_coef is not None:
+        clip_coef = as_cpu_tensor(clip_coef, "clip_coef").to(torch.float32).reshape(-1)
+        if clip_coef.numel() != T:
+            raise ValueError(f"clip_coef must have shape [{T}], got {list(clip_coef.shape)}")
+        if not bool(((clip_coef > 0) & (clip_coef <= 1)).all()):
+            raise ValueError("clip_coef values must lie in (0, 1]")
+        tensors["clip_coef"] = clip_coef.contiguous()
     if mode == "exact":
         for name, x in (("grad", grad), ("update", update)):
             x32 = x.to(torch.float32)
@@ -113,8 +128,8 @@ def read_records(path) -> dict[str, Any]:
     Returns:
         dict with ``steps`` (int64 [T]), ``grad`` and ``update`` (stored dtype, [T, D]),
         ``grad_scale`` and ``update_scale`` (float32 [T] in exact mode, else None; the true
-        row t is ``grad[t] * grad_scale[t]``) and ``meta`` (dict of strings, with ``dim``,
-        ``n_params`` and ``seed`` converted to int).
+        row t is ``grad[t] * grad_scale[t]``), ``clip_coef`` (float32 [T] or None) and
+        ``meta`` (dict of strings, with ``dim``, ``n_params`` and ``seed`` converted to int).
     """
     from safetensors import safe_open
 
@@ -128,7 +143,7 @@ def read_records(path) -> dict[str, Any]:
             if key not in keys:
                 raise ValueError(f"{path} is not a gradient-record file: no tensor {key!r}")
         out: dict[str, Any] = {k: f.get_tensor(k) for k in ("steps", "grad", "update")}
-        for k in ("grad_scale", "update_scale"):
+        for k in ("grad_scale", "update_scale", "clip_coef"):
             out[k] = f.get_tensor(k) if k in keys else None
     for key in ("mode", "dim", "n_params", "seed"):
         if key not in meta:

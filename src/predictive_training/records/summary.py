@@ -10,7 +10,8 @@ import pandas as pd
 COLUMNS = [
     "arm", "seed", "steps", "n_params", "initial_val_loss", "ln_vocab", "initial_loss_ok",
     "final_train_loss", "final_val_loss", "val_token_accuracy", "cloze_accuracy", "wall_s",
-    "forward_passes", "backward_passes", "tokens", "prediction_ratio_requested",
+    "forward_passes", "backward_passes", "backward_passes_nominal", "extra_backward_passes", "tokens",
+    "prediction_ratio_requested",
     "prediction_ratio_achieved", "energy_j", "energy_source",
 ]
 

@@ -60,7 +60,22 @@ use an equivalence test (TOST) with the plan's margin. A failed hypothesis is a 
 decisions below follow the plan's rules whatever the outcome.
 
 Wall-clock is training time including every overhead (recording, dynamics model, correction) \
-and excluding periodic validation, which is the same for every arm."""
+and excluding periodic validation, which is the same for every arm, and Exp 5's probe losses \
+after the line search and after the Correct steps (measurements the method does not need).
+
+Families: rows marked "(study control)" are the study's own controls and comparisons, not the \
+plan's criteria; Bonferroni runs within each family (plan, study), so a control never changes a \
+plan verdict.
+
+Exp 5 measures the correction alone: the probe loss (the last skipped Predict batches, forward \
+only) right after the Predict phase and right after the per-layer line search, with no real \
+optimiser step between them; the search chose its scales on other batches. loss_reduction, \
+share_positive and loss_before_minus_after are that search effect; error_reduction is the share of \
+the prediction's shortfall against the conventional baseline (its training loss on the same \
+batches at the same steps and seed) that the search recovers, pooled over the events of a seed. \
+The study's controls: the same search effect for repeat_r50 (a trivial prediction), the skip arm's \
+search effect (0 by construction, a check), and the whole Correct phase (search plus the real \
+Correct steps) of hybrid_r50 against that of skip_r50, which has nothing to correct."""
 
 
 def _shadow_section(cfg: dict, results_dir: Path) -> dict | None:

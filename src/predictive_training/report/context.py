@@ -141,8 +141,11 @@ def summary_rows(summary: pd.DataFrame) -> list[dict]:
                 verdict += "*"
                 cls = "mixed"
         exp = str(rec.get("experiment", ""))
+        hyp = HYPOTHESIS_OF.get(exp, "-")
+        if str(rec.get("family", "plan")) == "study":  # the study's own controls: a family of their own
+            hyp = f"{hyp} (study control)"
         rows.append({
-            "hypothesis": HYPOTHESIS_OF.get(exp, "-"),
+            "hypothesis": hyp,
             "experiment": exp,
             "metric": str(rec.get("metric", "")),
             "n": fmt(rec.get("n")),

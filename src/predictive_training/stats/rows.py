@@ -7,7 +7,9 @@ One row per criterion of the plan (STUDY.md section 2), tested over seeds:
 - a "within X% of baseline" criterion is an equivalence test (TOST, paired by seed) with the
   plan's margin; its estimate is the relative gap (arm - baseline) / baseline;
 - before/after correction and hybrid-vs-control comparisons are paired t tests by seed;
-- Bonferroni correction runs over the whole family (every row with a p-value).
+- every row names its family (``family``): ``plan`` for the plan's criteria and the evidence it
+  names, ``study`` for the study's own controls (Exp 4's hybrid-vs-control comparisons, Exp 5's
+  repeat/skip controls); Bonferroni correction runs within each family (every row with a p-value).
 
 The rule for ``passed`` (estimate on the right side of the threshold AND adjusted p < alpha) is
 in :func:`.tests.tests_table`. Experiments not in the study contribute no rows, and the decisions
@@ -104,24 +106,70 @@ def exp4_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
         for control in ("skip_r50", "repeat_r50", "matched_r50"):
             if control in arms:  # does the hybrid beat its control? (control loss - hybrid loss > 0)
                 rows.append(tests.paired_row("exp4", f"hybrid_r50_beats_{control}",
-                                             _arm_values(logs, control, "final_val_loss"), hybrid, 0.0))
+                                             _arm_values(logs, control, "final_val_loss"), hybrid, 0.0,
+                                             family="study"))
     return rows
 
 
 def exp5_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
+    """The plan's Exp 5 rows on the correction's own effect (probe loss after Predict -> after the
+    line search, :mod:`predictive_training.analysis.exp5`), and the study's control rows."""
     res = [lg["results"] for lg in logs]
-    rows = [
-        tests.one_sample_row("exp5", "loss_reduction", _crit(logs, "loss_reduction"), th["exp5_loss_reduction"]),
-        tests.one_sample_row("exp5", "share_positive", _crit(logs, "share_positive"), th["exp5_share_positive"]),
-        tests.descriptive_row("exp5", "divergences", float(sum(_crit(logs, "divergences"))), 0.0, len(logs)),
-    ]
-    before = np.array([r["mean_loss_before"] for r in res], dtype=float)
-    after = np.array([r["mean_loss_after"] for r in res], dtype=float)
+    rows = []
+    for metric, threshold in (("loss_reduction", th["exp5_loss_reduction"]),
+                              ("share_positive", th["exp5_share_positive"])):
+        vals = _finite(_crit(logs, metric))  # None for a seed without a scored correction
+        if vals.size:
+            rows.append(tests.one_sample_row("exp5", metric, vals, threshold))
+    rows.append(tests.descriptive_row("exp5", "divergences", float(sum(_crit(logs, "divergences"))), 0.0, len(logs)))
+    before = np.array([r["mean_loss_after_predict"] for r in res], dtype=float)
+    after = np.array([r["mean_loss_after_search"] for r in res], dtype=float)
     if np.isfinite(before).all() and np.isfinite(after).all():
         rows.append(tests.paired_row("exp5", "loss_before_minus_after", before, after, 0.0))
-    if "error_reduction" in logs[0]["results"]["criteria"]:
-        rows.append(tests.one_sample_row("exp5", "error_reduction", _finite(_crit(logs, "error_reduction")),
-                                         th["exp5_error_reduction"]))
+    err = _finite(_crit(logs, "error_reduction"))  # None where the summed shortfall is not positive
+    if err.size:
+        rows.append(tests.one_sample_row("exp5", "error_reduction", err, th["exp5_error_reduction"]))
+    return rows + exp5_control_rows(logs, th)
+
+
+def _control(logs: list[dict], arm: str, key: str) -> np.ndarray | None:
+    """Per-seed value of ``controls.<arm>.summary.<key>``, None if the arm is not in every log."""
+    if not all(arm in lg["results"].get("controls", {}) for lg in logs):
+        return None
+    return np.array([lg["results"]["controls"][arm]["summary"][key] for lg in logs], dtype=float)
+
+
+def exp5_control_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
+    """The study's Exp 5 controls (family ``study``), paired by seed:
+
+    - ``repeat_r50_loss_reduction``, ``repeat_r50_share_positive``: the same search effect, with
+      the plan's thresholds, for a trivial fast-forward prediction corrected the same way;
+    - ``skip_r50_search_effect_max_abs``: the largest |search effect| of the skip arm over all
+      events and seeds, which must be 0 (nothing to rescale: a check of the measurement);
+    - ``correct_phase_hybrid_r50_minus_skip_r50``: the whole Correct phase's mean relative
+      reduction (search + C real steps) of the hybrid minus that of the skip arm (the same real
+      steps with nothing to correct), paired t, > 0.
+    """
+    rows: list[tests.TestRow] = []
+    rep_red, rep_share = _control(logs, "repeat_r50", "mean_relative_reduction"), _control(
+        logs, "repeat_r50", "share_positive")
+    if rep_red is not None and _finite(rep_red).size:
+        rows.append(tests.one_sample_row("exp5", "repeat_r50_loss_reduction", _finite(rep_red),
+                                         th["exp5_loss_reduction"], family="study"))
+        rows.append(tests.one_sample_row("exp5", "repeat_r50_share_positive", _finite(rep_share),
+                                         th["exp5_share_positive"], family="study"))
+    skip_max = _control(logs, "skip_r50", "search_effect_max_abs")
+    if skip_max is not None and np.isfinite(skip_max).any():
+        rows.append(tests.descriptive_row("exp5", "skip_r50_search_effect_max_abs",
+                                          float(np.nanmax(skip_max)), 0.0, len(logs), family="study"))
+    skip_full = _control(logs, "skip_r50", "correct_phase_mean_relative_reduction")
+    if skip_full is not None:
+        hyb = np.array([lg["results"]["summary"]["correct_phase_mean_relative_reduction"] for lg in logs],
+                       dtype=float)
+        ok = np.isfinite(hyb) & np.isfinite(skip_full)
+        if ok.any():
+            rows.append(tests.paired_row("exp5", "correct_phase_hybrid_r50_minus_skip_r50", hyb[ok], skip_full[ok],
+                                         0.0, family="study"))
     return rows
 
 

@@ -41,8 +41,10 @@ The ``passed`` rule (:func:`tests_table`)
   decided by the point estimate, and the row is flagged by its ``point_`` test name;
   :func:`is_flagged` says so, and the decisions and the report carry that caveat forward. Such a
   row never passes silently.
-- The Bonferroni family is every row of the table that has a finite p-value (a test that could not
-  be computed is not part of the family).
+- Bonferroni runs within a family (column ``family``): ``plan``, the plan's criteria and the
+  evidence it names (STUDY.md section 2), and ``study``, the study's own controls and comparisons
+  (section 6), reported apart so that adding a control never changes a plan verdict. Within a
+  family, every row with a finite p-value counts (a test that could not be computed does not).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttost_paired as _ttost_paired
 
 __all__ = [
+    "FAMILIES",
     "TEST_KINDS",
     "TESTS_COLUMNS",
     "TestResult",
@@ -93,7 +96,11 @@ TESTS_COLUMNS: tuple[str, ...] = (
     "p_adjusted",
     "threshold",
     "passed",
+    "family",
 )
+
+#: Bonferroni families (the ``family`` column): the plan's criteria, the study's own controls.
+FAMILIES: tuple[str, ...] = ("plan", "study")
 
 #: test kind -> estimate-vs-threshold operator (see the module docstring).
 TEST_KINDS: dict[str, str] = {
@@ -185,6 +192,7 @@ class TestRow:
     p_adjusted: float
     threshold: float
     passed: bool | None
+    family: str = "plan"
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -399,18 +407,26 @@ def bonferroni(p_values: Sequence[float]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- row builders
+def _check_family(family: str) -> str:
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    return family
+
+
 def _row(experiment: str, metric: str, res: TestResult, ci: tuple[float, float],
-         threshold: float, test: str) -> TestRow:
+         threshold: float, test: str, family: str = "plan") -> TestRow:
     if not isinstance(experiment, str) or not experiment:
         raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"metric must be a non-empty string, got {metric!r}")
     return TestRow(experiment, metric, int(res.n), float(res.estimate), float(ci[0]), float(ci[1]),
-                   test, float(res.statistic), float(res.p_value), math.nan, float(threshold), None)
+                   test, float(res.statistic), float(res.p_value), math.nan, float(threshold), None,
+                   _check_family(family))
 
 
 def one_sample_row(experiment: str, metric: str, values, threshold: float, direction: str = "greater",
-                   *, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> TestRow:
+                   *, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0,
+                   family: str = "plan") -> TestRow:
     """Row for "mean of the per-seed ``values`` is > (or <) ``threshold``" with a bootstrap CI.
 
     With n = 1 the row's test is ``point_<direction>`` (flagged, decided by the point estimate).
@@ -418,11 +434,12 @@ def one_sample_row(experiment: str, metric: str, values, threshold: float, direc
     res = one_sample_vs_threshold(values, threshold, direction)
     ci = bootstrap_ci(values, confidence, n_resamples, seed)
     test = res.test if res.n >= 2 else f"point_{direction}"
-    return _row(experiment, metric, res, ci, threshold, test)
+    return _row(experiment, metric, res, ci, threshold, test, family)
 
 
 def paired_row(experiment: str, metric: str, a, b, threshold: float = 0.0, direction: str = "greater",
-               *, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> TestRow:
+               *, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0,
+               family: str = "plan") -> TestRow:
     """Row for "mean of ``a - b`` (paired by seed) is > (or <) ``threshold``", bootstrap CI of ``a - b``."""
     if direction not in ("greater", "less"):
         raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
@@ -430,11 +447,11 @@ def paired_row(experiment: str, metric: str, a, b, threshold: float = 0.0, direc
     d = _sample(a, "a") - _sample(b, "b")
     ci = bootstrap_ci(d, confidence, n_resamples, seed)
     test = res.test if res.n >= 2 else f"point_{direction}"
-    return _row(experiment, metric, res, ci, threshold, test)
+    return _row(experiment, metric, res, ci, threshold, test, family)
 
 
 def tost_row(experiment: str, metric: str, a, b, margin_rel: float, *, relative_estimate: bool = True,
-             confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0) -> TestRow:
+             confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0, family: str = "plan") -> TestRow:
     """Row for "``a`` is within ``margin_rel`` of the baseline ``b``" (TOST, paired by seed).
 
     With ``relative_estimate`` (default) the estimate, CI and threshold are expressed as a share
@@ -450,10 +467,11 @@ def tost_row(experiment: str, metric: str, a, b, margin_rel: float, *, relative_
     thr = float(margin_rel) if relative_estimate else float(margin_rel) * abs(float(xb.mean()))
     res = dataclasses.replace(res, estimate=res.estimate / scale)
     test = "tost_paired" if res.n >= 2 else "point_abs_less"
-    return _row(experiment, metric, res, ci, thr, test)
+    return _row(experiment, metric, res, ci, thr, test, family)
 
 
-def descriptive_row(experiment: str, metric: str, estimate: float, threshold: float, n: int) -> TestRow:
+def descriptive_row(experiment: str, metric: str, estimate: float, threshold: float, n: int,
+                    family: str = "plan") -> TestRow:
     """Row for a deterministic criterion without a test (e.g. total divergences over seeds <= 0)."""
     est = float(estimate)
     if not math.isfinite(est):
@@ -461,7 +479,7 @@ def descriptive_row(experiment: str, metric: str, estimate: float, threshold: fl
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n!r}")
     return TestRow(experiment, metric, int(n), est, est, est, "descriptive_le", math.nan, math.nan,
-                   math.nan, float(threshold), None)
+                   math.nan, float(threshold), None, _check_family(family))
 
 
 # --------------------------------------------------------------------------- the table
@@ -494,11 +512,11 @@ def is_flagged(test: str) -> bool:
 
 
 def tests_table(rows: Iterable[TestRow], alpha: float = 0.05) -> pd.DataFrame:
-    """Assemble the tests table: Bonferroni over the whole family, then ``passed`` per row.
+    """Assemble the tests table: Bonferroni within each family, then ``passed`` per row.
 
     Args:
         rows: :class:`TestRow` objects (their ``p_adjusted``/``passed`` are ignored and recomputed).
-        alpha: family-wise significance level.
+        alpha: family-wise significance level (of each family).
 
     Returns:
         DataFrame with exactly :data:`TESTS_COLUMNS`; ``passed`` is a bool column, decided as in
@@ -512,6 +530,8 @@ def tests_table(rows: Iterable[TestRow], alpha: float = 0.05) -> pd.DataFrame:
             raise ValueError(f"rows[{i}] must be a TestRow, got {type(r).__name__}")
         if r.test not in TEST_KINDS:
             raise ValueError(f"rows[{i}].test must be one of {sorted(TEST_KINDS)}, got {r.test!r}")
+        if r.family not in FAMILIES:
+            raise ValueError(f"rows[{i}].family must be one of {FAMILIES}, got {r.family!r}")
     keys = [(r.experiment, r.metric) for r in rows]
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -519,7 +539,11 @@ def tests_table(rows: Iterable[TestRow], alpha: float = 0.05) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in TESTS_COLUMNS})
     df = pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=list(TESTS_COLUMNS))
-    df["p_adjusted"] = bonferroni(df["p_value"].to_numpy(dtype=float))
+    df["p_adjusted"] = np.nan
+    for fam in FAMILIES:
+        sel = (df["family"] == fam).to_numpy()
+        if sel.any():
+            df.loc[sel, "p_adjusted"] = bonferroni(df.loc[sel, "p_value"].to_numpy(dtype=float))
     passed = []
     for r, p_adj in zip(rows, df["p_adjusted"]):
         ok = rule_holds(r.test, r.estimate, r.threshold)

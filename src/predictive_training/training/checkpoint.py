@@ -36,7 +36,8 @@ __all__ = [
     "load_chunk",
 ]
 
-CHECKPOINT_VERSION = 2  # 2: the hybrid trainer's position as training.position.Position
+CHECKPOINT_VERSION = 3  # 2: the hybrid trainer's position as training.position.Position; 3: raw gradients and
+# clip factors in the gradient records, the Correct phase's three probe losses
 _NAME = re.compile(r"^step(\d{6,})\.pt$")
 # config keys that do not change what a run computes: a changed value must not void a checkpoint
 _NEUTRAL_KEYS = (("train", "checkpoint_every"), ("record", "progress_every"))

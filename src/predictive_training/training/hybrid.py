@@ -67,9 +67,11 @@ class HybridTrainer(Trainer):
         h = self.hcfg = cfg["hybrid"]
         self.plan = _plan(cfg, arm)
         self.predictor = predictor or make_predictor(self.kind, self.model, self.params, h, seed)
-        self.corrector = LayerwiseLineSearch(layer_groups(self.params), h["corrector"]["scales"],
-                                             h["corrector"]["trials"])
-        self.n_search_batches = int(h["corrector"]["batches"])
+        hc = h["corrector"]
+        self.corrector = LayerwiseLineSearch(layer_groups(self.params), hc["scales"], hc["trials"],
+                                             hc["evidence_z"])
+        self.n_search_batches = int(hc["batches"])
+        self.n_probe_batches = int(hc["probe_batches"])
         g = h["guard"]
         self.guard = DivergenceGuard(g["window"], g["spike_sigma"], g["grad_explosion_factor"])
         self.fallback_steps = int(g["fallback_steps"])
@@ -87,6 +89,11 @@ class HybridTrainer(Trainer):
         self.n_restores = 0
         self.n_corrections = 0
         self.predict_steps_reverted = 0
+        self.guard_log: list[dict] = []  # every guard event: step, reason, phase, action
+        # Exp 5's probe after the search and after the Correct steps: measurement, not training work
+        # (like validation: outside wall_s and forward_passes, counted here)
+        self.probe_forward_passes = 0
+        self.probe_s = 0.0
         # seconds inside the training clock spent on each hybrid overhead (a breakdown of wall_s)
         self.overhead_s = {"guard_and_observe": 0.0, "rollout": 0.0, "snapshot_and_apply": 0.0,
                            "heldout_loss": 0.0, "line_search": 0.0}
@@ -218,58 +225,74 @@ class HybridTrainer(Trainer):
             self._finish_step(info, None, pred.delta if i == 0 else None)
             t0 = time.perf_counter()
 
+    def held_aside_steps(self, start: int) -> tuple[list[int], list[int]]:
+        """The batches (batch-stream steps) held aside after the Predict phase that began at ``start``.
+
+        ``probe``: the LAST ``hybrid.corrector.probe_batches`` skipped Predict batches. Exp 5 scores
+        the correction on them, and the baseline's training loss on the same batch at the same step
+        (measured, like the probe, before any training on it, at most ``probe_batches`` steps before
+        the end of the Predict phase) is the reference for the prediction's shortfall. ``search``:
+        the batches the line search decides on, disjoint from ``probe``: the first skipped Predict
+        batches, topped up, when the Predict phase skipped too few, with batches of the stream
+        beyond the step budget (steps ``T + cycle * batches + i``): fresh random training windows
+        that no run of the study ever trains on, the same for every arm at a given cycle.
+        """
+        Y, T = self.plan.horizon, self._total()
+        n_p, n_s = min(self.n_probe_batches, Y), self.n_search_batches
+        probe = list(range(start + Y - n_p, start + Y))
+        skipped = min(n_s, Y - n_p)
+        search = list(range(start, start + skipped))
+        search += [T + self.cycle * n_s + i for i in range(n_s - skipped)]
+        return probe, search
+
     def _line_search(self, pred: PredictedPhase, start: int) -> Position | None:
-        """The held-aside loss after the Predict phase (``prediction_outcome``), the guard on it, and
-        the per-layer line search; returns the Correct phase's position (None if the guard fired)."""
-        k, Y, C = self.cycle, self.plan.horizon, self.plan.correct
-        n = min(self.n_search_batches, Y)
-        # Two disjoint sets of skipped Predict batches (when Y >= 2n): the line search chooses its
-        # scales on `aside` (the last ones), and loss before/after correction is measured on `probe`
-        # (the first ones), so that Exp 5 does not score the search on the batch it was tuned on.
-        aside = list(range(start + Y - n, start + Y))
-        probe = list(range(start, start + n))
+        """The held-aside loss after the Predict phase (``prediction_outcome``), the guard on it, the
+        per-layer line search, and the probe loss right after it (no real step in between); returns
+        the Correct phase's position (None if the guard fired)."""
+        k, C = self.cycle, self.plan.correct
+        probe, search = self.held_aside_steps(start)
         t0 = time.perf_counter()
-        loss_before = self._heldout_loss(probe)
+        after_predict = self._heldout_loss(probe)  # training work: the guard checks it
         self.overhead_s["heldout_loss"] += time.perf_counter() - t0
         path = np.asarray(pred.loss_path, dtype=np.float64)
         self.emit({"event": "prediction_outcome", "cycle": k, "predicted_loss_end": _json(path[-1]),
-                   "actual_loss": _json(loss_before), "actual_is": "held-aside loss after the Predict phase",
+                   "actual_loss": _json(after_predict), "actual_is": "held-aside loss after the Predict phase",
                    "heldout_steps": probe,
-                   "abs_error": _json(abs(path[-1] - loss_before)) if math.isfinite(loss_before) else None})
-        reason = self.guard.check_loss(loss_before)
+                   "abs_error": _json(abs(path[-1] - after_predict)) if math.isfinite(after_predict) else None})
+        reason = self.guard.check_loss(after_predict)
         if reason is not None:
-            self.predict_steps_reverted += Y
-            self._diverged("predict_" + reason, loss_before, where=Phase.PREDICT.value)
+            self.predict_steps_reverted += self.plan.horizon
+            self._diverged("predict_" + reason, after_predict, where=Phase.PREDICT.value)
             self.wall_s += time.perf_counter() - t0
             return None
         t1 = time.perf_counter()
-        corr = self.corrector.correct(self.params, pred.delta, lambda: self._heldout_loss(aside),
-                                      self._heldout_loss(aside) if aside != probe else loss_before)
+        corr = self.corrector.correct(self.params, pred.delta, lambda: self._batch_losses(search))
         self.overhead_s["line_search"] += time.perf_counter() - t1
         self.wall_s += time.perf_counter() - t0
+        after_search = self._probe_loss(probe)  # measurement only (Exp 5)
         # from here on the cycle needs only this small record, so Correct steps are checkpointable
-        return Position.in_cycle("correct", C, Correcting(probe, aside, loss_before, corr.to_event()))
+        return Position.in_cycle("correct", C, Correcting(probe, search, after_predict, after_search,
+                                                          corr.to_event()))
 
     def _correct(self, pos: Position) -> None:
-        """The Correct phase's real steps (``pos.left`` still to run), then the loss after it and the
-        ``correction`` event."""
+        """The Correct phase's real steps (``pos.left`` still to run), then the probe loss after them
+        and the ``correction`` event: the probe loss right after Predict, right after the search and
+        after the Correct steps (``docs/design.md``, Exp 5)."""
         k, C, rec = self.cycle, self.plan.correct, pos.correcting
         self._run_steps(pos, Phase.CORRECT)
+        a, b = rec.loss_after_predict, rec.loss_after_search
         event = {"event": "correction", "cycle": k, **rec.correction, "correct_steps": C,
-                 "search_loss_before": rec.correction["loss_before"], "loss_before": _json(rec.loss_before)}
+                 "probe_steps": rec.probe, "search_steps": rec.search,
+                 "loss_after_predict": _json(a), "loss_after_search": _json(b),
+                 # the correction's own before/after: the search, no real step in between
+                 "loss_before": _json(a), "loss_after": _json(b),
+                 "relative_reduction": _json((a - b) / a) if a > 0 and math.isfinite(a - b) else None}
         if self._interrupted:
-            self.emit({**event, "loss_after": None, "diverged": True, "heldout_steps": rec.probe,
-                       "search_steps": rec.aside})
+            self.emit({**event, "loss_after_correct": None, "diverged": True})
             return
-        t0 = time.perf_counter()
-        loss_after = self._heldout_loss(rec.probe)
-        dt = time.perf_counter() - t0
-        self.overhead_s["heldout_loss"] += dt
-        self.wall_s += dt
+        after_correct = self._probe_loss(rec.probe)  # measurement only (Exp 5)
         self.n_corrections += 1
-        rel = (rec.loss_before - loss_after) / rec.loss_before if rec.loss_before > 0 else None
-        self.emit({**event, "loss_after": _json(loss_after), "relative_reduction": _json(rel), "diverged": False,
-                   "heldout_steps": rec.probe, "search_steps": rec.aside})
+        self.emit({**event, "loss_after_correct": _json(after_correct), "diverged": False})
 
     # --- real steps: count down, observe, guard ------------------------------------------------------
 
@@ -298,14 +321,26 @@ class HybridTrainer(Trainer):
     def _total(self) -> int:
         return self.train_cfg["steps"]
 
+    @property
+    def guard_armed(self) -> bool:
+        """The guard checks only while a prediction can be undone: from a Predict phase (which takes
+        the snapshot) until a restore. Before the first Predict phase the ordinary rise of gradient
+        norms in warmup fired it (issue 15: seed 4 of the default study, step 31, 20 extra Full
+        steps); after a restore, firing again would restore the same snapshot and discard the
+        fallback's real steps (the smoke study's repeat_r50 seed 0: 16 restores in a row)."""
+        return self._snapshot is not None
+
     def _finish_step(self, info: StepInfo, grads, update) -> StepInfo:
         if not info.backward:
             return super()._finish_step(info, grads, update)
         t0 = time.perf_counter()
-        reason = self.guard.check_loss(info.loss) or self.guard.check_grad(info.grad_norm)
+        reason = None
+        if self.guard_armed:
+            reason = self.guard.check_loss(info.loss) or self.guard.check_grad(info.grad_norm)
         if reason is None:
-            self.guard.record(info.loss, info.grad_norm)
-            self.predictor.observe(self._observation(info, update))
+            if math.isfinite(info.loss) and math.isfinite(info.grad_norm):  # unarmed: keep the history finite
+                self.guard.record(info.loss, info.grad_norm)
+                self.predictor.observe(self._observation(info, update))
         else:
             info.extra["guard"] = reason
             self._diverged(reason, info.loss, where=info.phase)
@@ -323,24 +358,28 @@ class HybridTrainer(Trainer):
                                    {n: p.grad for n, p in self.params.items()}, self.train_cfg["grad_clip"], update)
 
     def _diverged(self, reason: str, loss: float | None, where: str) -> None:
-        """Restore the pre-Predict snapshot (if any), schedule the Full fallback, log."""
+        """Restore the pre-Predict snapshot, schedule the Full fallback, disarm, log. Only called
+        when the guard is armed (a Predict phase took its snapshot, and no restore since)."""
+        if self._snapshot is None:
+            raise RuntimeError("the divergence guard fired before it was armed (no Predict phase yet)")
         self.n_guard_events += 1
         event = {"event": "guard", "reason": reason, "phase": where, "cycle": self.cycle,
                  "loss": _json(loss), "loss_threshold": _json(self.guard.loss_threshold())}
-        if self._snapshot is not None:
-            with torch.no_grad():
-                for n, p in self.params.items():
-                    p.copy_(self._snapshot["weights"][n])
+        with torch.no_grad():
             for n, p in self.params.items():
-                st = self.optimizer.state[p]
-                st.clear()
-                st.update({k: _clone(v) for k, v in self._snapshot["optim"].get(n, {}).items()})
-            self.n_restores += 1
-            event.update(action="restore", restored_to_step=self._snapshot["step"],
-                         fallback_steps=self.fallback_steps)
-        else:
-            event.update(action="none", note="no snapshot before the first Predict phase",
-                         fallback_steps=self.fallback_steps)
+                p.copy_(self._snapshot["weights"][n])
+        for n, p in self.params.items():
+            st = self.optimizer.state[p]
+            st.clear()
+            st.update({k: _clone(v) for k, v in self._snapshot["optim"].get(n, {}).items()})
+        self.n_restores += 1
+        event.update(action="restore", restored_to_step=self._snapshot["step"],
+                     fallback_steps=self.fallback_steps)
+        self.guard_log.append({"step": self.step, "reason": reason, "phase": where, "action": "restore",
+                               "fallback_steps": self.fallback_steps})
+        # The prediction is undone: disarmed until the next Predict phase. Restoring the same snapshot
+        # again would throw away the fallback's real steps (a cascade of restores to one snapshot).
+        self._snapshot = None
         self._fallback_left = self.fallback_steps
         self._interrupted = True
         self.emit(event)
@@ -356,15 +395,35 @@ class HybridTrainer(Trainer):
     # --- held-aside loss --------------------------------------------------------------------------
 
     @torch.no_grad()
-    def _heldout_loss(self, steps: Sequence[int]) -> float:
-        """Mean loss (nats) of the training batches of ``steps`` (skipped Predict steps), forward only."""
+    def _batch_losses(self, steps: Sequence[int], counted: bool = True) -> list[float]:
+        """Loss (nats) of the training batch of each of ``steps`` (batch-stream steps held aside),
+        forward only; ``counted``: in ``forward_passes`` (training work) or not (measurement)."""
         self.model.eval()
         vals = []
         for s in steps:
             x, y = self.batches.get(s)
-            vals.append(float(self.forward_loss(x, y)))
+            if counted:
+                vals.append(float(self.forward_loss(x, y)))
+            elif self.autocast is not None:
+                with self.autocast:
+                    vals.append(float(self.model.loss(x, y)))
+            else:
+                vals.append(float(self.model.loss(x, y)))
         self.model.train()
-        return float(np.mean(vals))
+        return vals
+
+    def _heldout_loss(self, steps: Sequence[int]) -> float:
+        """Mean of :meth:`_batch_losses` (training work: inside ``wall_s`` and ``forward_passes``)."""
+        return float(np.mean(self._batch_losses(steps)))
+
+    def _probe_loss(self, steps: Sequence[int]) -> float:
+        """Mean probe loss for Exp 5 alone: a measurement the method does not need, so, like
+        validation, outside ``wall_s`` and ``forward_passes`` (``probe_s``, ``probe_forward_passes``)."""
+        t0 = time.perf_counter()
+        loss = float(np.mean(self._batch_losses(steps, counted=False)))
+        self.probe_forward_passes += len(steps)
+        self.probe_s += time.perf_counter() - t0
+        return loss
 
 
     def summary(self) -> dict:
@@ -385,13 +444,19 @@ class HybridTrainer(Trainer):
             "corrections": self.n_corrections,
             "predict_steps_reverted": self.predict_steps_reverted,
             "overhead_s": dict(self.overhead_s),
+            "probe_forward_passes": self.probe_forward_passes,
+            "probe_s": self.probe_s,
+            # backward passes against the nominal plan, and what changed them (docs/design.md)
+            "backward_passes_nominal": self.plan.backward_passes,
+            "extra_backward_passes": self.backward_passes - self.plan.backward_passes,
+            "extra_backward_causes": {"gate_blocks": self.n_gate_blocks, "guard_events": list(self.guard_log)},
         })
         return s
 
     # --- checkpoints ------------------------------------------------------------------------------
 
     _COUNTERS = ("cycle", "n_rollouts", "n_gate_blocks", "n_guard_events", "n_restores", "n_corrections",
-                 "predict_steps_reverted", "_fallback_left")
+                 "predict_steps_reverted", "_fallback_left", "probe_forward_passes")
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -404,6 +469,8 @@ class HybridTrainer(Trainer):
             "snapshot": self._snapshot,  # tensors are serialised at once by torch.save
             "guard": {"losses": list(self.guard.losses), "grad_norms": list(self.guard.grad_norms)},
             "overhead_s": dict(self.overhead_s),
+            "probe_s": self.probe_s,
+            "guard_log": [dict(e) for e in self.guard_log],
             "predictor": self.predictor.state_dict(),
             "corrector": self.corrector.state_dict(),
         }
@@ -429,6 +496,8 @@ class HybridTrainer(Trainer):
         self.guard.grad_norms.clear()
         self.guard.grad_norms.extend(h["guard"]["grad_norms"])
         self.overhead_s = dict(h["overhead_s"])
+        self.probe_s = float(h["probe_s"])
+        self.guard_log = [dict(e) for e in h["guard_log"]]
         self.predictor.load_state_dict(h["predictor"])
         self.corrector.load_state_dict(h["corrector"])
 

@@ -47,6 +47,9 @@ class StepInfo:
     wall_s: float  # cumulative training seconds after this step
     tokens: int  # cumulative tokens whose gradients were computed
     delta_norm: float  # L2 norm of the weight change applied at this step
+    # the common factor clipping multiplied every gradient by, min(1, grad_clip / (grad_norm + 1e-6))
+    # (1: not clipped); None if no backward ran. Clipped gradient = raw gradient * clip_coef.
+    clip_coef: float | None = None
     val_loss: float | None = None
     val_accuracy: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +63,15 @@ class StepInfo:
         row.update(extra)
         # Strict JSON has no NaN/inf: a non-finite value (a diverged step) is written as null.
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
+def clip_factor(grad_norm: float, max_norm: float) -> float:
+    """The factor ``torch.nn.utils.clip_grad_norm_`` multiplies every gradient by:
+    ``min(1, max_norm / (grad_norm + 1e-6))`` (NaN for a non-finite norm). The gradients that
+    observers receive are the clipped ones; the raw gradient is ``clipped / clip_factor``."""
+    if not math.isfinite(grad_norm):
+        return math.nan
+    return min(1.0, max_norm / (grad_norm + 1e-6))
 
 
 def lr_at(step: int, train_cfg: dict, total_steps: int | None = None) -> float:
@@ -209,6 +221,7 @@ class Trainer:
         loss.backward()
         self.backward_passes += 1
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train_cfg["grad_clip"])
+        clip_coef = clip_factor(float(grad_norm), self.train_cfg["grad_clip"])
         before = {n: p.detach().clone() for n, p in self.params.items()}
         self.optimizer.step()
         update = {n: p.detach() - before[n] for n, p in self.params.items()}
@@ -224,6 +237,7 @@ class Trainer:
             wall_s=0.0,
             tokens=self.tokens,
             delta_norm=_global_norm(update),
+            clip_coef=clip_coef,
         )
         self.wall_s += time.perf_counter() - t0
         return self._finish_step(info, grads, update)
@@ -356,6 +370,9 @@ class Trainer:
             "tokens": self.tokens,
             "forward_passes": self.forward_passes,
             "backward_passes": self.backward_passes,
+            # conventional: every step has one; hybrid arms: the phase plan's count (training/hybrid.py)
+            "backward_passes_nominal": steps,
+            "extra_backward_passes": self.backward_passes - steps,
             "predict_steps": self.predict_steps,
             "prediction_ratio_requested": self.cfg["arms"][self.arm].get("prediction_ratio", 0.0),
             "prediction_ratio_achieved": self.predict_steps / steps,

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..records.gradients import write_records
+from ..records.gradients import GRAD_KIND, write_records
 from ..records.jsonl import EVENTS, METRICS, JsonlLog
 from ..records.sketch import GradientSketch
 from ..records.snapshots import list_snapshots, write_snapshot
@@ -147,11 +147,18 @@ class _SpilledRows:
 
 
 class GradientRecorder(_SpilledRows, Observer):
-    """Every ``grad_every``-th full step: the gradient and the applied update, exact or sketched."""
+    """Every ``grad_every``-th full step: the RAW (pre-clipping) gradient, the clip factor and the
+    applied update, exact or sketched.
+
+    The trainer hands observers the clipped gradients; clipping multiplies all of them by one
+    factor ``clip_coef`` (:func:`~.loop.clip_factor`), so the raw gradient the plan describes is
+    ``clipped / clip_coef`` (divided after sketching: the sketch is linear). ``clip_coef`` is
+    recorded per row, so the clipped stream is ``grad * clip_coef`` and clipping stays visible.
+    """
 
     wants_tensors = True
     key = "gradients"
-    columns = ("grad", "update")
+    columns = ("grad", "update", "clip_coef")
 
     def __init__(self, folder: Path, mode: str, every: int, sketch_dim: int, seed: int):
         self.path = folder / "snapshots" / "gradients.safetensors"
@@ -183,9 +190,11 @@ class GradientRecorder(_SpilledRows, Observer):
     def on_step(self, trainer, info, grads, update):
         if grads is None or not info.backward or info.step % self.every:
             return
+        coef = 1.0 if info.clip_coef is None else float(info.clip_coef)
         self.steps.append(info.step)
-        self.grad.append(self._compress(grads))
+        self.grad.append(self._compress(grads) / coef)  # raw = clipped / clip_coef
         self.update.append(self._compress(update))
+        self.clip_coef.append(torch.tensor(coef, dtype=torch.float32))
 
     def on_end(self, trainer, summary):
         write_records(
@@ -194,7 +203,8 @@ class GradientRecorder(_SpilledRows, Observer):
             torch.stack(self.grad),
             torch.stack(self.update),
             {"mode": self.mode, "dim": self.dim if self.mode == "sketch" else self.n_params,
-             "n_params": self.n_params, "seed": self.seed},
+             "n_params": self.n_params, "seed": self.seed, "grad": GRAD_KIND},
+            clip_coef=torch.stack(self.clip_coef),
         )
 
 

@@ -24,12 +24,13 @@ STAGES = ("full", "predict", "correct", "full_only")
 @dataclass
 class Correcting:
     """What a Correct phase measured before its real steps: the held-aside batches (``probe``
-    scores loss before/after, ``aside`` tuned the line search), the loss right after the Predict
-    phase, and the line search's correction event."""
+    scores the correction, ``search`` tuned the line search), the probe loss right after the
+    Predict phase and right after the line search, and the line search's part of the event."""
 
     probe: list[int]
-    aside: list[int]
-    loss_before: float
+    search: list[int]
+    loss_after_predict: float
+    loss_after_search: float
     correction: dict
 
 
