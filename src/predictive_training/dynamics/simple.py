@@ -21,7 +21,8 @@ the model's parameter names and shapes) to a predicted next delta with the same 
 The control arms' predictors follow the trainer's :class:`~.protocol.Predictor` protocol:
 :class:`ZeroPredictor` (``skip``: no weight change) and :class:`RepeatPredictor` (``repeat``:
 ``Y x`` the mean of the recent per-step updates); both predict a flat loss at the last observed
-value and report uncertainty 0.
+value and report uncertainty 0. :class:`EMADeltaPredictor` (``Y x`` an EMA of the per-step
+updates) is the reference of the hybrid's skill gate.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "ema_of_deltas",
     "ZeroPredictor",
     "RepeatPredictor",
+    "EMADeltaPredictor",
 ]
 
 
@@ -368,3 +370,46 @@ class RepeatPredictor(_LossTracker):
         self.last_loss = float(state["last_loss"])
         self.recent = deque({n: t.clone() for n, t in u.items()} for u in state["recent"])
         self.total = None if state["total"] is None else {n: t.clone() for n, t in state["total"].items()}
+
+
+class EMADeltaPredictor(_LossTracker):
+    """EMA-of-deltas on the per-step updates, as a :class:`~.protocol.Predictor`: ``Y x m`` with
+    ``m = alpha u + (1 - alpha) m`` over every observed update (started at the first), flat loss.
+
+    The reference of the hybrid's skill gate (``hybrid.gate.reference: ema_of_deltas``). Keeps one
+    copy of the parameters (``m``). Uncertainty 0.
+    """
+
+    name = "ema_of_deltas"
+
+    def __init__(self, alpha: float):
+        if isinstance(alpha, bool) or not (0.0 < float(alpha) <= 1.0):
+            raise ValueError(f"hybrid.gate.ema_alpha must be in (0, 1], got {alpha!r}")
+        self.alpha = float(alpha)
+        self.m: dict[str, torch.Tensor] | None = None
+
+    def observe(self, obs: Observation) -> None:
+        self._track(obs)
+        if self.m is None:
+            self.m = {n: t.detach().clone() for n, t in obs.update.items()}
+            return
+        for n, t in obs.update.items():
+            if self.m[n].device != t.device:  # restored from a checkpoint loaded onto the CPU
+                self.m[n] = self.m[n].to(t.device)
+            self.m[n].mul_(1.0 - self.alpha).add_(t.detach(), alpha=self.alpha)
+
+    def ready(self) -> bool:
+        return self.m is not None
+
+    def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        if self.m is None:
+            raise ValueError("EMADeltaPredictor.rollout needs at least one observed update")
+        return PredictedPhase({n: t * float(horizon) for n, t in self.m.items()},
+                              np.full(horizon, self.last_loss), 0.0)
+
+    def state_dict(self) -> dict:
+        return {"last_loss": self.last_loss, "m": None if self.m is None else dict(self.m)}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.last_loss = float(state["last_loss"])
+        self.m = None if state["m"] is None else {n: t.clone() for n, t in state["m"].items()}
