@@ -35,7 +35,7 @@ from predictive_training.training.run import run_training
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_RSSM = {"window": 4, "burn_in": 1, "update_every": 4, "basis_window": 4, "batch_size": 4,
+TINY_RSSM = {"window": 3, "burn_in": 1, "update_every": 3, "basis_window": 4, "batch_size": 4,
              "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4, "min_train_steps": 1}
 TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "energy"}  # energy is metered, like time
 
@@ -309,8 +309,9 @@ record: {snapshot_every: 1, gradients: exact, progress_every: 1}
 hybrid:
   horizon: 10
   correct_steps: 3
-  rssm: {window: 8, burn_in: 3, update_every: 4, basis_window: 4, batch_size: 4, deter_dim: 16,
-         stoch_dim: 4, hidden: 16, n_samples: 4}
+  rssm: {window: 4, burn_in: 1, update_every: 4, basis_window: 4, batch_size: 4, deter_dim: 16,
+         stoch_dim: 4, hidden: 16, n_samples: 4, min_train_steps: 1}
+  gate: {reference: none}
 arms:
   baseline: {kind: conventional}
   hybrid_r50: {kind: hybrid, prediction_ratio: 0.5}

@@ -2,7 +2,8 @@
 
 :class:`HybridTrainer` runs the ``hybrid``, ``skip`` and ``repeat`` arms: the nominal
 :class:`~predictive_training.phase_plan.PhasePlan`, one aggregate rollout per Predict phase, the
-confidence gate, the divergence guard (:mod:`.guard`), the per-layer correction, and resumable
+gate (readiness, measured skill on the last Full gap: :mod:`.gate`, rollout uncertainty), the
+divergence guard (:mod:`.guard`), the per-layer correction, and resumable
 checkpoints through a :class:`~.position.Position`. :class:`MatchedTrainer` is conventional
 training with as many backward passes as the nominal plan. Design notes: ``docs/design.md``.
 """
