@@ -1,6 +1,6 @@
 """Cost of the RSSM-lite dynamics model against a real full training step of the default model.
 
-Usage: python benchmarks/rssm_cost.py [--config config/config.yaml] [--steps 200] [--horizon 50]
+Usage: python benchmarks/rssm_cost.py [--config config/config.yaml] [--steps 500] [--horizon 50]
                                       [--rollouts 7] [--threads 1] [--rssm KEY=VALUE ...]
 
 Everything is measured in this one process, interleaved, so the ratios are robust to the load of
@@ -11,12 +11,16 @@ a shared machine (absolute times are not):
    computes), median over ``--steps`` steps.
 2. ``observe``: what the hybrid trainer adds to every full step for the dynamics model: the
    per-tensor gradient and update norms, :func:`step_features`, and ``RSSMLite.observe`` with its
-   periodic online optimisation, amortised (total seconds over all steps / steps). The median per
-   call is printed too (the cheap non-training calls).
+   periodic online optimisation (held-out evaluations, training steps, re-filtering), amortised
+   (total seconds over all steps / steps). The median per call is printed too (the cheap
+   non-training calls), and the mean of the calls that ran an optimisation.
 3. ``rollout+apply``: one ``--horizon``-step rollout (``n_samples`` from the RSSM config) plus
    adding the predicted delta to the weights, median over ``--rollouts`` calls after the steps.
 
-Targets (issue 3): rollout+apply < 2 full steps; amortised observe <= 0.10 full steps.
+The default ``--steps`` 500 is about what a default ``hybrid_r50`` run observes (warmup, Full and
+Correct steps). The model's learning curve over these steps is summarised too (on random tokens,
+so only its cost, not its skill, means anything here). Targets (issue 14): amortised observe plus
+training <= 0.25 full steps; rollout+apply < 2 full steps.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def _parse_overrides(items: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config/config.yaml")
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--horizon", type=int, default=50)
     ap.add_argument("--rollouts", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
@@ -112,12 +116,14 @@ def main(argv: list[str] | None = None) -> dict:
         "observe_ms_amortised": 1e3 * obs_amort,
         "observe_ms_median_call": 1e3 * statistics.median(obs_s),
         "observe_ms_training_calls": [round(1e3 * v, 1) for v in train_s],
+        "observe_ms_mean_training_call": 1e3 * statistics.mean(train_s) if train_s else float("nan"),
         "rssm_train_steps": rssm.n_train_steps,
+        "rssm_state_numbers_over_n": rssm.state_numbers()["n_proportional"] / sum(p.numel() for p in params.values()),
         "rollout_apply_ms_median": 1e3 * roll,
         "ratio_rollout_apply_over_full_step": roll / full,
         "ratio_observe_over_full_step": obs_amort / full,
         "target_rollout_apply_lt_2_full_steps": roll / full < 2.0,
-        "target_observe_le_10pct": obs_amort / full <= 0.10,
+        "target_observe_le_25pct": obs_amort / full <= 0.25,
     }
     width = max(len(k) for k in out)
     print(f"RSSM cost vs full step ({args.config}, {args.steps} steps, horizon {args.horizon})")

@@ -35,8 +35,8 @@ from predictive_training.training.run import run_training
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "batch_size": 4,
-             "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4}
+TINY_RSSM = {"window": 3, "burn_in": 1, "update_every": 3, "basis_window": 4, "batch_size": 4,
+             "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4, "min_train_steps": 1}
 TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "probe_s", "energy",  # energy is metered, like time
           "shadow_s", "shadow_parts_s"}
 
@@ -44,12 +44,15 @@ TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "probe_s", 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _cfg(every: int = 3, **hybrid) -> dict:
+def _cfg(every: int = 3, gate: dict | None = None, **hybrid) -> dict:
+    """The resume tests' study; ``gate``: ``hybrid.gate`` (default: no skill check, so that the RSSM
+    predicts in every cycle and crashes inside Predict phases are exercised)."""
     cfg = copy.deepcopy(TINY)
     cfg["arms"] = {"baseline": {"kind": "conventional"}, "arm": {"kind": "hybrid", "prediction_ratio": 0.375},
                    "rep": {"kind": "repeat", "prediction_ratio": 0.375},
                    "matched": {"kind": "matched", "prediction_ratio": 0.375}}
-    cfg["hybrid"] = {"horizon": 5, "correct_steps": 2, "rssm": TINY_RSSM, **hybrid}
+    cfg["hybrid"] = {"horizon": 5, "correct_steps": 2, "rssm": TINY_RSSM,
+                     "gate": dict(gate if gate is not None else {"reference": "none"}), **hybrid}
     # the baseline carries shadows whose origins are pending across checkpoints (Y = 6 > every = 3)
     cfg["record"]["shadow"] = {"horizons": [3, 6], "span_oracle": [2, 5], "plan_every": 1, "forecast_every": 4,
                                "eval_batches": 2, "search_batches": 1, "search": [{"predictor": "rssm", "horizon": 3}]}
@@ -157,6 +160,26 @@ def test_crash_and_resume_gives_the_uninterrupted_run(reference, tiny_data, tmp_
     if arm == "arm":
         events = _jsonl(out / "events.jsonl")
         assert sum(e["event"] == "prediction" for e in events) == 3  # the RSSM predicted in every cycle
+
+
+@pytest.mark.parametrize("crashes, resumed_from", [
+    ([7], [6]),     # inside cycle 0's Full gap 5-8: the gap's forecasts and weights are restored
+    ([28], [27]),   # inside cycle 2's Full gap 26-29, after a measured gap and a gate decision
+])
+def test_crash_and_resume_with_the_skill_gate(tiny_data, tmp_path, caplog, crashes, resumed_from):
+    """With the gate from measured skill on, a crash inside a Full gap resumes to the same run: the
+    gate's state (weights and forecasts at the gap's start, its last verdict) and the EMA-of-deltas
+    reference are in the checkpoint."""
+    gate = {"reference": "ema_of_deltas", "statistic": "rel_l2"}
+    ref = tmp_path / "ref"
+    run_training(_cfg(every=0, gate=gate), tiny_data, "arm", 0, ref)
+    events = _jsonl(ref / "events.jsonl")
+    gates = [e for e in events if e["event"] == "gate"]
+    assert gates and all("skill" in e for e in gates)
+    assert any(e["skill"].get("predictor_scores") for e in gates)  # a gap was measured and scored
+    summary = _crash_then_resume(_cfg(every=3, gate=gate), tiny_data, "arm", tmp_path / "got", crashes, caplog)
+    assert summary["resumed_from"] == resumed_from
+    assert_same_run(ref, tmp_path / "got")
 
 
 def test_checkpoints_are_rotated_and_carry_checksums(tiny_data, tmp_path):
@@ -292,8 +315,9 @@ record: {snapshot_every: 1, gradients: exact, progress_every: 1}
 hybrid:
   horizon: 10
   correct_steps: 3
-  rssm: {window: 8, burn_in: 3, update_every: 4, basis_window: 4, batch_size: 4, deter_dim: 16,
-         stoch_dim: 4, hidden: 16, n_samples: 4}
+  rssm: {window: 4, burn_in: 1, update_every: 4, basis_window: 4, batch_size: 4, deter_dim: 16,
+         stoch_dim: 4, hidden: 16, n_samples: 4, min_train_steps: 1}
+  gate: {reference: none}
 arms:
   baseline: {kind: conventional}
   hybrid_r50: {kind: hybrid, prediction_ratio: 0.5}

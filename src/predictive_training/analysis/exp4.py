@@ -80,6 +80,8 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
             "extra_backward_causes": s.get("extra_backward_causes"),
             "prediction_ratio_requested": s["prediction_ratio_requested"],
             "prediction_ratio_achieved": s["prediction_ratio_achieved"],
+            "gate_blocks": s.get("gate_blocks"),
+            "gate_block_reasons": s.get("gate_block_reasons"),
             "energy_j": (s.get("energy") or {}).get("joules"),
             "energy_source": (s.get("energy") or {}).get("source"),
             "energy_ratio": ((s.get("energy") or {}).get("joules") or 0) / base["energy"]["joules"]
@@ -90,7 +92,10 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
     for arm, margin in (("hybrid_r25", th["exp4_loss_margin_r25"]), ("hybrid_r50", th["exp4_loss_margin_r50"])):
         if arm in arms:
             gap = arms[arm]["loss_gap"]
-            criteria[f"loss_gap_{arm[-3:]}"] = {"estimate": gap, "threshold": margin, "passed": abs(gap) < margin}
+            # the achieved prediction ratio beside the gap: a hybrid that rarely predicts is not a success
+            criteria[f"loss_gap_{arm[-3:]}"] = {"estimate": gap, "threshold": margin, "passed": abs(gap) < margin,
+                                                "prediction_ratio_achieved": arms[arm]["prediction_ratio_achieved"],
+                                                "prediction_ratio_requested": arms[arm]["prediction_ratio_requested"]}
     if "hybrid_r50" in arms:
         h = arms["hybrid_r50"]
         dg = h["downstream_gap"].get("cloze_accuracy")

@@ -68,7 +68,14 @@ class PredictedPhase:
 
 class Predictor(Protocol):
     """What the hybrid trainer needs from a predictor (plus ``state_dict``/``load_state_dict``
-    for checkpoints)."""
+    for checkpoints).
+
+    Optional, used when present: ``drain_events() -> list[dict]`` (events since the last call,
+    e.g. the RSSM's ``predictor_train`` learning-curve entries, which the trainer writes to
+    ``events.jsonl``) and ``summary() -> dict`` (written under ``predictor`` in ``summary.json``).
+    ``rollout`` must not change the predictor's state (the gate also calls it at the start of
+    every Full gap, to measure skill).
+    """
 
     name: str
 

@@ -25,7 +25,8 @@ value and report uncertainty 0. Two more protocol predictors are references of s
 (``training/shadow.py``): :class:`EmaDeltaPredictor` (an EMA of the per-step updates per unit
 learning rate, times the coming learning rates) and :class:`LinearDeltaPredictor` (Brown's double
 exponential smoothing of the same: level plus linear trend), both with a flat loss and uncertainty
-0, each holding one or two parameter-sized tensors.
+0, each holding one or two parameter-sized tensors. :class:`EmaDeltaPredictor` with
+``beta = 1 - hybrid.gate.ema_alpha`` is also the reference of the hybrid's skill gate.
 
 :func:`span_projection` is the span oracle of shadow mode: the least-squares projection of a real
 delta on the span of recent per-step updates, fitted in hindsight (a ceiling, not a predictor).
@@ -388,7 +389,7 @@ class _PerLrRate(_LossTracker):
     @staticmethod
     def _check_beta(beta) -> float:
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (0.0 <= float(beta) < 1.0):
-            raise ValueError(f"record.shadow.ema_beta must be a number in [0, 1), got {beta!r}")
+            raise ValueError(f"the EMA's beta (record.shadow.ema_beta, or 1 - hybrid.gate.ema_alpha) must be a number in [0, 1), got {beta!r}")
         return float(beta)
 
     @staticmethod
@@ -429,6 +430,8 @@ class EmaDeltaPredictor(_PerLrRate):
         if self.m is None:
             self.names, self.m = list(obs.update), [t.clone() for t in r]
             return
+        if self.m[0].device != r[0].device:  # restored from a checkpoint loaded onto the CPU
+            self.m = [t.to(r[0].device) for t in self.m]
         torch._foreach_mul_(self.m, self.beta)
         torch._foreach_add_(self.m, r, alpha=1.0 - self.beta)
 

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..analysis.shadow import summarise  # noqa: E402
-from ..records.jsonl import read_metrics  # noqa: E402
+from ..records.jsonl import read_events, read_metrics  # noqa: E402
 from ..records.summary import runs_table  # noqa: E402
 
 ARM_COLORS = {
@@ -259,14 +259,18 @@ def exp4_figures(logs: list[dict], out_dir: Path):
         if key in th:
             axes[1].axhline(100 * th[key]["threshold"], ls=":", lw=1, color="grey")
     axes[1].axhline(0, color="k", lw=0.5)
+    # the achieved prediction ratio beside every gap: a hybrid that rarely predicts is not a success
+    ticks = [f"{arm}\npredicted {np.mean([lg['results']['arms'][arm]['prediction_ratio_achieved'] for lg in logs]):.2f}"
+             for arm in arms]
     for ax, label in zip(axes, ("speedup vs baseline (wall-clock ratio)", "final val loss gap to baseline (%)")):
-        ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right")
+        ax.set_xticks(range(len(arms)), ticks, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(label)
     axes[0].set_title("Exp 4: speed")
     axes[1].set_title("Exp 4: quality (dotted: 1% and 2% margins)")
     return [(_save(fig, out_dir, "exp4_arms"),
              "Each point is one seed; bars are means. Speedup = baseline training wall-clock / arm wall-clock "
-             "(every overhead included); gap = (arm - baseline) / baseline final validation loss.",
+             "(every overhead included); gap = (arm - baseline) / baseline final validation loss. Under each arm: "
+             "its achieved prediction ratio (share of the step budget predicted, mean over seeds).",
              "Exp 4 prediction-phase training")]
 
 
@@ -325,6 +329,44 @@ def phase_timeline(run_dir: Path, out_dir: Path, label: str):
             "and the validation loss.", "Exp 4 prediction-phase training")
 
 
+def predictor_learning_curves(runs: dict[str, dict[int, Path]], out_dir: Path):
+    """The hybrid arms' dynamics model during each run (its ``predictor_train`` events): the
+    objective on the newest, untrained windows (forecast) and on the held-out replay windows, per
+    online optimisation run, and the levelled verdict on its last fifth (``summary.json``)."""
+    curves = {}
+    for arm, seeds in runs.items():
+        for seed, d in seeds.items():
+            if not (d / "events.jsonl").exists():
+                continue
+            ev = [e for e in read_events(d) if e.get("event") == "predictor_train"]
+            if ev:
+                summ = json.loads((d / "summary.json").read_text()).get("predictor", {}) if (d / "summary.json").exists() else {}
+                curves[(arm, seed)] = (ev, summ)
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for (arm, seed), (ev, summ) in curves.items():
+        x = np.array([e["train_steps"] for e in ev], dtype=float)
+        k = max(1, len(ev) // 10)
+        imp, se = summ.get("improvement_last_fifth"), summ.get("improvement_se")
+        label = f"{arm} s{seed}" + (f" ({100 * imp:+.1f} +- {100 * se:.1f}% last fifth)" if imp is not None and se is not None else "")
+        for ax, key in zip(axes, ("forecast", "heldout")):
+            y = pd.Series([e.get(key) for e in ev], dtype=float).rolling(k, min_periods=1).mean()
+            ax.plot(x, y, color=_color(arm), alpha=0.4 + 0.6 / (1 + seed), lw=1, label=label if key == "forecast" else None)
+    axes[0].set(xlabel="optimisation steps", ylabel="objective (sum of errors relative to the null)",
+                title="Dynamics model: forecast windows (not yet trained on)")
+    axes[1].set(xlabel="optimisation steps", ylabel="objective", title="Held-out replay windows")
+    axes[0].legend(fontsize=6)
+    tol = next(iter(curves.values()))[1].get("level_tol") or 0.02
+    return (_save(fig, out_dir, "predictor_learning_curve"),
+            "The hybrid arms' RSSM during each run, per online optimisation run (rolling mean over a tenth of "
+            "the runs): its objective on the newest windows before any training window reaches them (left; what "
+            "a rollout does) and on the held-out replay windows between its training windows (right). The legend "
+            "gives the forecast objective's improvement over the last fifth of the optimisation steps (the sum of "
+            "each run's paired before/after gain, relative to its level) with its standard error; levelled when "
+            f"below {100 * tol:.0f}%.", "Exp 4 prediction-phase training")
+
+
 def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir: str | Path,
              hybrid_horizon: int | None = None) -> list[tuple]:
     """Draw every figure whose inputs exist under ``results_dir`` (``hybrid_horizon``: marked in the
@@ -347,6 +389,9 @@ def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir
     hybrid = next((a for a in ("hybrid_r50", "hybrid_r25") if a in arms), None)
     if hybrid:
         figs.append(phase_timeline(runs[hybrid][seeds[0]], out, f"{hybrid} seed {seeds[0]}"))
+    lc = predictor_learning_curves(runs, out)  # the runs whose predictor logged a learning curve
+    if lc is not None:
+        figs.append(lc)
     return figs
 
 

@@ -2,7 +2,8 @@
 
 :class:`HybridTrainer` runs the ``hybrid``, ``skip`` and ``repeat`` arms: the nominal
 :class:`~predictive_training.phase_plan.PhasePlan`, one aggregate rollout per Predict phase, the
-confidence gate, the divergence guard (:mod:`.guard`), the per-layer correction, and resumable
+gate (readiness, measured skill on the last Full gap: :mod:`.gate`, rollout uncertainty), the
+divergence guard (:mod:`.guard`), the per-layer correction, and resumable
 checkpoints through a :class:`~.position.Position`. :class:`MatchedTrainer` is conventional
 training with as many backward passes as the nominal plan. Design notes: ``docs/design.md``.
 """
@@ -21,8 +22,9 @@ from ..data.prepare import TokenData
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
 from ..dynamics.protocol import Observation, PredictedPhase, Predictor
 from ..dynamics.rssm import RSSMPredictor
-from ..dynamics.simple import RepeatPredictor, ZeroPredictor
+from ..dynamics.simple import EmaDeltaPredictor, RepeatPredictor, ZeroPredictor
 from ..phase_plan import PhasePlan
+from .gate import SkillGate
 from .guard import DivergenceGuard
 from .loop import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
 from .position import Correcting, Position
@@ -76,6 +78,15 @@ class HybridTrainer(Trainer):
         self.guard = DivergenceGuard(g["window"], g["spike_sigma"], g["grad_explosion_factor"])
         self.fallback_steps = int(g["fallback_steps"])
         self.max_uncertainty = float(h["gate"]["max_uncertainty"])
+        # the gate from measured skill (hybrid arms only: the control arms keep the nominal schedule)
+        gc = h["gate"]
+        self.skill: SkillGate | None = None
+        self.reference: Predictor | None = None
+        if self.kind == "hybrid" and gc["reference"] != "none":
+            self.skill = SkillGate(gc["statistic"], gc["reference"], gc["margin"])
+            self.reference = (EmaDeltaPredictor(1.0 - float(gc["ema_alpha"])) if gc["reference"] == "ema_of_deltas"
+                              else ZeroPredictor(self.params))
+        self.gate_block_reasons: dict[str, int] = {}
         self._phase: Phase | None = None
         self._position: Position | None = None  # where the phase machine stands (checkpoints)
         self._resume_at: Position | None = None  # the position to continue from after restore()
@@ -96,7 +107,7 @@ class HybridTrainer(Trainer):
         self.probe_s = 0.0
         # seconds inside the training clock spent on each hybrid overhead (a breakdown of wall_s)
         self.overhead_s = {"guard_and_observe": 0.0, "rollout": 0.0, "snapshot_and_apply": 0.0,
-                           "heldout_loss": 0.0, "line_search": 0.0}
+                           "heldout_loss": 0.0, "line_search": 0.0, "skill_check": 0.0}
 
     # --- the loop: warmup, then cycles of Full, Predict, Correct ------------------------------------
 
@@ -137,9 +148,11 @@ class HybridTrainer(Trainer):
     def _cycle(self, pos: Position) -> None:
         """Cycle ``self.cycle`` from ``pos``: its Full gap, then Predict, then Correct."""
         if pos.stage == "full":
+            self._begin_skill(pos)
             self._run_steps(pos, Phase.FULL)
             if self._interrupted or self.step >= self._total():
                 return
+            self._end_skill()
             pos = self._predict()
         if pos is None:  # the guard fired on the loss after the Predict phase
             return
@@ -167,14 +180,19 @@ class HybridTrainer(Trainer):
         return self._line_search(pred, start)
 
     def _rollout_and_gate(self) -> PredictedPhase | None:
-        """One aggregate Y-step rollout; None when the gate blocks it (a ``gate`` event either way)."""
+        """One aggregate Y-step rollout; None when the gate blocks it (a ``gate`` event either way):
+        the predictor is not ready, its measured skill on the last Full gap does not beat the
+        reference (hybrid arms; no rollout then), or the rollout's uncertainty is not finite or
+        above ``hybrid.gate.max_uncertainty``."""
         k, Y = self.cycle, self.plan.horizon
         t0 = time.perf_counter()
         start = self.step
         lrs = [lr_at(start + i, self.train_cfg) for i in range(Y)]
         ready = self.predictor.ready()
-        pred = self.predictor.rollout(Y, lrs, seed=self.seed * 1_000_003 + start) if ready else None
-        if pred is not None:
+        skilled, why = self.skill.decision() if self.skill is not None else (True, None)
+        pred = None
+        if ready and skilled:
+            pred = self.predictor.rollout(Y, lrs, seed=self.seed * 1_000_003 + start)
             self.n_rollouts += 1
         dt = time.perf_counter() - t0
         self.overhead_s["rollout"] += dt
@@ -182,18 +200,51 @@ class HybridTrainer(Trainer):
         unc = pred.uncertainty if pred is not None else float("nan")
         if not ready:
             block = "predictor_not_ready"
+        elif not skilled:
+            block = "skill_" + why
         elif not math.isfinite(unc):
             block = "uncertainty_not_finite"
         elif unc > self.max_uncertainty:
             block = "uncertainty_above_threshold"
         else:
             block = None
-        self.emit({"event": "gate", "cycle": k, "uncertainty": _json(unc), "threshold": self.max_uncertainty,
-                   "decision": "full" if block else "predict", "reason": block})
+        event = {"event": "gate", "cycle": k, "uncertainty": _json(unc), "threshold": self.max_uncertainty,
+                 "decision": "full" if block else "predict", "reason": block}
+        if self.skill is not None:
+            event["skill"] = _json_tree(self.skill.to_event())
+        self.emit(event)
         if block:
             self.n_gate_blocks += 1
+            self.gate_block_reasons[block] = self.gate_block_reasons.get(block, 0) + 1
             return None
         return pred
+
+    def _begin_skill(self, pos: Position) -> None:
+        """At the start of a cycle's Full gap (not when resuming inside it): the predictor's and the
+        reference's forecasts of the gap's delta, at the gap's length, and the weights now."""
+        if self.skill is None or self.skill.cycle == self.cycle or pos.left < 1:
+            return
+        t0 = time.perf_counter()
+        F, start = pos.left, self.step
+        lrs = [lr_at(start + i, self.train_cfg) for i in range(F)]
+        seed = self.seed * 1_000_003 + start + 999_983  # not a Predict phase's rollout seed
+        pred = self.predictor.rollout(F, lrs, seed=seed).delta if self.predictor.ready() else None
+        ref = (self.reference.rollout(F, lrs, seed=seed).delta if self.reference.ready()
+               else {n: torch.zeros_like(p) for n, p in self.params.items()})
+        self.skill.begin(self.cycle, start, F, {n: p.detach() for n, p in self.params.items()}, pred, ref)
+        dt = time.perf_counter() - t0
+        self.overhead_s["skill_check"] += dt
+        self.wall_s += dt
+
+    def _end_skill(self) -> None:
+        """At the end of the Full gap: score the two forecasts against the real delta."""
+        if self.skill is None:
+            return
+        t0 = time.perf_counter()
+        self.skill.end(self.step, {n: p.detach() for n, p in self.params.items()})
+        dt = time.perf_counter() - t0
+        self.overhead_s["skill_check"] += dt
+        self.wall_s += dt
 
     def _apply(self, pred: PredictedPhase) -> None:
         """The predicted delta added to the weights at once, then the Y Predict steps (no passes)."""
@@ -340,13 +391,18 @@ class HybridTrainer(Trainer):
         if reason is None:
             if math.isfinite(info.loss) and math.isfinite(info.grad_norm):  # unarmed: keep the history finite
                 self.guard.record(info.loss, info.grad_norm)
-                self.predictor.observe(self._observation(info, update))
+                obs = self._observation(info, update)
+                self.predictor.observe(obs)
+                if self.reference is not None:
+                    self.reference.observe(obs)
         else:
             info.extra["guard"] = reason
             self._diverged(reason, info.loss, where=info.phase)
         dt = time.perf_counter() - t0
         self.overhead_s["guard_and_observe"] += dt
         self.wall_s += dt
+        for event in getattr(self.predictor, "drain_events", lambda: [])():  # its learning curve
+            self.emit(event)
         out = super()._finish_step(info, grads, update)
         if reason is not None and self.recent_losses and not math.isfinite(self.recent_losses[-1]):
             self.recent_losses.pop()  # keep the final-train-loss window finite
@@ -439,6 +495,8 @@ class HybridTrainer(Trainer):
             "cycles": self.cycle,
             "rollouts": self.n_rollouts,
             "gate_blocks": self.n_gate_blocks,
+            "gate_block_reasons": dict(self.gate_block_reasons),
+            "predictor": self.predictor.summary() if hasattr(self.predictor, "summary") else {"name": self.predictor.name},
             "guard_events": self.n_guard_events,
             "restores": self.n_restores,
             "corrections": self.n_corrections,
@@ -473,6 +531,9 @@ class HybridTrainer(Trainer):
             "guard_log": [dict(e) for e in self.guard_log],
             "predictor": self.predictor.state_dict(),
             "corrector": self.corrector.state_dict(),
+            "gate_block_reasons": dict(self.gate_block_reasons),
+            "skill": self.skill.state_dict() if self.skill is not None else None,
+            "reference": self.reference.state_dict() if self.reference is not None else None,
         }
         return state
 
@@ -500,6 +561,10 @@ class HybridTrainer(Trainer):
         self.guard_log = [dict(e) for e in h["guard_log"]]
         self.predictor.load_state_dict(h["predictor"])
         self.corrector.load_state_dict(h["corrector"])
+        self.gate_block_reasons = dict(h["gate_block_reasons"])
+        if self.skill is not None:
+            self.skill.load_state_dict(h["skill"], device=next(iter(self.params.values())).device)
+            self.reference.load_state_dict(h["reference"])
 
 
 class MatchedTrainer(Trainer):
@@ -556,6 +621,15 @@ def _check_delta(delta: Mapping[str, torch.Tensor], params: Mapping[str, torch.T
 
 def _clone(v):
     return v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v)
+
+
+def _json_tree(x):
+    """``x`` with every float made JSON-safe by :func:`_json` (dicts and lists walked)."""
+    if isinstance(x, dict):
+        return {k: _json_tree(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_tree(v) for v in x]
+    return _json(x) if isinstance(x, float) else x
 
 
 def _json(x) -> float | None:
