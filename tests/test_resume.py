@@ -37,7 +37,7 @@ from tests.conftest import TINY
 ROOT = Path(__file__).resolve().parents[1]
 TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "batch_size": 4,
              "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4}
-TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "energy"}  # energy is metered, like time
+TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "energy", "cpu_s"}  # energy is metered, like time
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -49,6 +49,7 @@ def _cfg(every: int = 3, **hybrid) -> dict:
                    "rep": {"kind": "repeat", "prediction_ratio": 0.375},
                    "matched": {"kind": "matched", "prediction_ratio": 0.375}}
     cfg["hybrid"] = {"horizon": 5, "correct_steps": 2, "rssm": TINY_RSSM, **hybrid}
+    cfg["record"] = {**cfg["record"], "snapshot_arms": list(cfg["arms"])}  # resumption of every recorder
     cfg = config_mod.validate(cfg)
     # train.checkpoint_every is read with a default; set after validation (schema key added separately)
     cfg["train"]["checkpoint_every"] = every

@@ -73,14 +73,18 @@ class EventRecorder(_JsonlRecorder):
 
 
 class SnapshotRecorder(Observer):
-    """safetensors weight snapshots at step 0 (before training) and after every N-th step."""
+    """safetensors weight snapshots at step 0 (before training), after every N-th step and after
+    the last, in ``dtype`` (float32, or bfloat16 to halve the disk: ``record.snapshot_dtype``).
+    Measurement, not training work: untimed (``docs/design.md``, timing)."""
 
-    def __init__(self, folder: Path, every: int):
-        self.folder, self.every = folder / "snapshots", every
+    untimed = True
+
+    def __init__(self, folder: Path, every: int, dtype: torch.dtype = torch.float32):
+        self.folder, self.every, self.dtype = folder / "snapshots", every, dtype
         self.folder.mkdir(exist_ok=True)
 
     def save(self, trainer: Trainer, step: int) -> None:
-        tensors = {n: p.detach().to("cpu", torch.float32).contiguous() for n, p in trainer.params.items()}
+        tensors = {n: p.detach().to("cpu", self.dtype).contiguous() for n, p in trainer.params.items()}
         write_snapshot(self.folder, step, tensors)
 
     def on_start(self, trainer):
@@ -147,9 +151,11 @@ class _SpilledRows:
 
 
 class GradientRecorder(_SpilledRows, Observer):
-    """Every ``grad_every``-th full step: the gradient and the applied update, exact or sketched."""
+    """Every ``grad_every``-th full step: the gradient and the applied update, exact or sketched.
+    Measurement (Exp 1), not training work: untimed."""
 
     wants_tensors = True
+    untimed = True
     key = "gradients"
     columns = ("grad", "update")
 
@@ -203,9 +209,11 @@ class TensorNormRecorder(_SpilledRows, Observer):
 
     Written to ``snapshots/tensor_norms.safetensors``: ``steps`` [T], ``grad_norm`` [T, n] and
     ``update_norm`` [T, n] float32, with the parameter names (column order) in the metadata.
+    Measurement (the experiments' features), not training work: untimed.
     """
 
     wants_tensors = True
+    untimed = True
     key = "tensor_norms"
     columns = ("grad", "update")
 
