@@ -246,10 +246,7 @@ def _child_predictor(cfg: dict, kind: str, d_model: int | None, calls: int, trai
 
     def inspect(what: str, tr) -> None:
         if what == kind:
-            out["observed_to_steady_state"] = settle(tr)
-            inner = tr.predictor.inner
-            out["state"] = state_numbers(inner)
-            out["held"] = held_numbers(inner, exclude=tr.params.values())
+            out["observed_to_steady_state"], out["state"], out["held"] = settle(tr)
             out["n_params"] = tr.model.n_params()
 
     units = measure_units(c, data, calls=calls, warmup=1, train_calls=train_calls, kinds=(kind,), gpt=False,
@@ -258,26 +255,40 @@ def _child_predictor(cfg: dict, kind: str, d_model: int | None, calls: int, trai
     return out
 
 
-def settle(tr, block: int = 25, cap: int = 2000) -> int:
+def settle(tr, block: int = 25, cap: int = 2000) -> tuple[int, dict, dict]:
     """Observe steps (synthetic updates of the model's shapes, the trainer's own observation of the
     last real step's gradients) until the predictor holds as many bytes after a block of ``block``
-    calls as after the block before: its state has reached its steady size. Returns the calls made."""
+    calls as after the block before (its state has reached its steady size), then one more block,
+    counting after every call. Returns the calls made and the largest persistent and held counts
+    of that block (a state can breathe within a period, e.g. a buffer of the open basis window)."""
     inner = tr.predictor.inner
     g = torch.Generator(device="cpu").manual_seed(7)
     ups = [{n: 1e-3 * torch.randn(p.shape, generator=g).to(p.device, p.dtype) for n, p in tr.params.items()}
            for _ in range(2)]
-    prev, i = None, 0
+    i = 0
+
+    def step() -> None:
+        nonlocal i
+        info = StepInfo(step=tr.step + i, phase="full", loss=2.0, lr=1e-3, grad_norm=1.0, backward=True,
+                        wall_s=0.0, tokens=0, delta_norm=0.0)
+        inner.observe(tr._observation(info, ups[i % 2]))
+        i += 1
+
+    prev = None
     while i < cap:
         for _ in range(block):
-            info = StepInfo(step=tr.step + i, phase="full", loss=2.0, lr=1e-3, grad_norm=1.0, backward=True,
-                            wall_s=0.0, tokens=0, delta_norm=0.0)
-            inner.observe(tr._observation(info, ups[i % 2]))
-            i += 1
+            step()
         cur = (held_numbers(inner, exclude=tr.params.values())["bytes"], state_numbers(inner)["bytes"])
         if cur == prev:
             break
         prev = cur
-    return i
+    state, held = state_numbers(inner), held_numbers(inner, exclude=tr.params.values())
+    for _ in range(block + 1):
+        step()
+        s, h = state_numbers(inner), held_numbers(inner, exclude=tr.params.values())
+        state = s if s["bytes"] > state["bytes"] else state
+        held = h if h["bytes"] > held["bytes"] else held
+    return i, state, held
 
 
 def _in_subprocess(fn: Callable, *args) -> dict:
@@ -323,7 +334,7 @@ def _measure_gpt(cfg: dict, calls: int, warmup: int, max_step_s: float, say) -> 
     base = {"peak_rss_batch1": m1["peak_rss"], "cuda_peak_batch1": m1["cuda_peak"]}
     if B == b1:
         return {**m1, **base, "how": "measured"}
-    b2 = min(2, B)
+    b2 = min(4, B)  # two batches far enough apart that their difference is above the timing noise
     say(f"  GPT step at batch {b2} ...")
     m2 = _in_subprocess(_child_gpt, cfg, b2, calls, warmup, False)
     peak_key = "cuda_peak" if m2["cuda_peak"] is not None else "peak_rss"
