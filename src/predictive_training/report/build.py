@@ -58,8 +58,12 @@ threshold AND its Bonferroni-adjusted p-value is below alpha; "within X% of base
 use an equivalence test (TOST) with the plan's margin. A failed hypothesis is a result: the \
 decisions below follow the plan's rules whatever the outcome.
 
-Wall-clock is training time including every overhead (recording, dynamics model, correction) \
-and excluding periodic validation, which is the same for every arm."""
+Speed is measured on the contention-free time: each run counts its work (real steps, forward-only \
+batches, the dynamics model's observing, training and rollouts, snapshots, applied deltas, line-search \
+trials) and the calibration job measures what each unit costs while nothing else runs (calibration.json); \
+cost_s = work x unit costs. It includes every overhead of training and excludes measurement (periodic \
+validation, snapshots, gradient records, which are the same for every arm). The measured wall-clock \
+(wall_s), which other jobs on the machine stretch, is reported beside it."""
 
 
 def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, decisions_json: str | Path,
