@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="measure the Full step at the config's batch only if it takes at most this (default 60)")
     p.add_argument("--tokens", type=int, default=None,
                    help="training + validation tokens (for the data arrays' memory; default: the study's data/meta.json)")
+    p.add_argument("--batches", default="1,4",
+                   help="the two reduced batch sizes of the Full step when the config's does not fit (default 1,4)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls before the timed ones (default 1)")
     p.add_argument("--json", default=None, help="also write the plan here")
     args = parser.parse_args(argv)
     setup_logging()
@@ -79,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "plan":
             from .training.plan import format_plan, plan
 
-            result = plan(cfg, calls=args.calls, train_calls=args.train_calls, max_step_s=args.max_step_s,
-                          tokens=args.tokens, say=lambda m: print(m, file=sys.stderr, flush=True))
+            b1, _, b2 = args.batches.partition(",")
+            result = plan(cfg, calls=args.calls, warmup=args.warmup, train_calls=args.train_calls,
+                          max_step_s=args.max_step_s, tokens=args.tokens, batches=(int(b1), int(b2 or b1)),
+                          say=lambda m: print(m, file=sys.stderr, flush=True))
             print(format_plan(result))
             if args.json:
                 from .io import write_json

@@ -323,18 +323,19 @@ def _n_params(cfg: dict, d_model: int | None = None) -> int:
     return sum(math.prod(s) for s in _model_shapes(c).values())
 
 
-def _measure_gpt(cfg: dict, calls: int, warmup: int, max_step_s: float, say) -> dict:
+def _measure_gpt(cfg: dict, calls: int, warmup: int, max_step_s: float, say,
+                 batches: tuple[int, int] = (1, 4)) -> dict:
     """The GPT units at the config's batch: measured there when it fits, else at two reduced
     batches and extrapolated linearly in the batch (time, FLOPs and peak memory)."""
     B = int(cfg["train"]["batch_size"])
     avail = _available_bytes(pick_device(cfg["device"]))
-    b1 = 1
+    b1 = min(batches[0], B)
     say(f"  GPT step at batch {b1} ...")
     m1 = _in_subprocess(_child_gpt, cfg, b1, calls, warmup, True)
     base = {"peak_rss_batch1": m1["peak_rss"], "cuda_peak_batch1": m1["cuda_peak"]}
     if B == b1:
         return {**m1, **base, "how": "measured"}
-    b2 = min(4, B)  # two batches far enough apart that their difference is above the timing noise
+    b2 = min(batches[1], B)  # far enough from b1 that the difference is above the timing noise
     say(f"  GPT step at batch {b2} ...")
     m2 = _in_subprocess(_child_gpt, cfg, b2, calls, warmup, False)
     peak_key = "cuda_peak" if m2["cuda_peak"] is not None else "peak_rss"
@@ -391,14 +392,14 @@ def _measure_predictor(cfg: dict, kind: str, calls: int, train_calls: int, say) 
 
 
 def plan(cfg: dict, *, calls: int = 3, warmup: int = 1, train_calls: int = 2, max_step_s: float = 60.0,
-         tokens: int | None = None, say: Callable[[str], None] = print) -> dict:
+         tokens: int | None = None, batches: tuple[int, int] = (1, 4), say: Callable[[str], None] = print) -> dict:
     """Measure and estimate a study (see the module docstring); returns the plan as a dict."""
     device = pick_device(cfg["device"])
     N = _n_params(cfg)
     say(f"plan for study {cfg['study']!r}: {N:,} parameters, batch {cfg['train']['batch_size']}, "
         f"{cfg['train']['steps']:,} steps, device {device}")
     t0 = time.perf_counter()
-    gpt = _measure_gpt(cfg, calls, warmup, max_step_s, say)
+    gpt = _measure_gpt(cfg, calls, warmup, max_step_s, say, batches)
     kinds = [k for k in PREDICTOR_KINDS if any(a["kind"] == k for a in cfg["arms"].values())]
     preds = {k: _measure_predictor(cfg, k, calls, train_calls, say) for k in kinds}
     units = dict(gpt["units"])
