@@ -873,7 +873,8 @@ def test_cloze_items_with_no_word_before_the_blank():
 
 
 def test_failure_while_writing_keeps_the_old_output_and_leaves_no_temporary(tmp_path, monkeypatch):
-    """A disk error inside the atomic write: the previous data folder survives, no .data.tmp-* remains."""
+    """A disk error inside the atomic write: the previous data folder survives, no .data.tmp-* (nor
+    the document spool) remains."""
     import predictive_training.data.prepare as prepare_mod
 
     source = tmp_path / "corpus.txt"
@@ -882,16 +883,14 @@ def test_failure_while_writing_keeps_the_old_output_and_leaves_no_temporary(tmp_
     meta = prepare(_data_cfg(source), out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    calls = {"n": 0}
-    real_save = np.save
+    real_move = prepare_mod.shutil.move
 
-    def failing_save(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:  # train.npy written, val.npy fails
+    def failing_move(src, dst, *args, **kwargs):  # the encoded splits are moved into the new folder
+        if str(dst).endswith("val.npy"):  # train.npy in place, val.npy fails
             raise OSError(28, "No space left on device")
-        return real_save(*args, **kwargs)
+        return real_move(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(prepare_mod.np, "save", failing_save)
+    monkeypatch.setattr(prepare_mod.shutil, "move", failing_move)
     with pytest.raises(OSError, match="No space left"):
         prepare(_data_cfg(source), out)
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["data"]

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_RSSM = {"window": 3, "burn_in": 1, "update_every": 3, "basis_window": 4, "batch_size": 4,
              "deter_dim": 16, "stoch_dim": 4, "hidden": 16, "n_samples": 4, "min_train_steps": 1}
 TIMING = {"wall_s", "eval_s", "job_s", "checkpoint_s", "overhead_s", "probe_s", "energy",  # energy is metered, like time
-          "shadow_s", "shadow_parts_s"}
+          "shadow_s", "shadow_parts_s", "cpu_s"}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

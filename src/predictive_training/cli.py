@@ -5,6 +5,8 @@ Snakemake rules call these through thin scripts; people can call them directly:
     python -m predictive_training validate config/config.yaml
     python -m predictive_training prepare config/config.yaml results/default/data
     python -m predictive_training train config/config.yaml results/default/data baseline 0 OUT
+    python -m predictive_training calibrate config/config.yaml results/default/data OUT.json
+    python -m predictive_training plan --configfile config/paper.yaml [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -42,10 +44,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("arm")
     p.add_argument("seed", type=int)
     p.add_argument("out_dir")
+    p = sub.add_parser("calibrate", help="measure the unit costs of training work (run it alone on the machine)")
+    p.add_argument("config")
+    p.add_argument("data_dir", help="a prepared data folder, or '-' for random tokens")
+    p.add_argument("out")
+    p.add_argument("--calls", type=int, default=30, help="timed calls per unit (default 30)")
+    p = sub.add_parser("plan", help="measure a study's unit costs, memory and disk at its scale; print estimates")
+    p.add_argument("--configfile", required=True)
+    p.add_argument("--calls", type=int, default=3, help="timed calls per unit (default 3)")
+    p.add_argument("--train-calls", type=int, default=2, help="predictor optimisation runs timed (default 2)")
+    p.add_argument("--max-step-s", type=float, default=60.0,
+                   help="measure the Full step at the config's batch only if it takes at most this (default 60)")
+    p.add_argument("--tokens", type=int, default=None,
+                   help="training + validation tokens (for the data arrays' memory; default: the study's data/meta.json)")
+    p.add_argument("--batches", default="1,4",
+                   help="the two reduced batch sizes of the Full step when the config's does not fit (default 1,4)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls before the timed ones (default 1)")
+    p.add_argument("--json", default=None, help="also write the plan here")
     args = parser.parse_args(argv)
     setup_logging()
     try:
-        cfg = config_mod.load(args.config)
+        cfg = config_mod.load(args.configfile if args.command == "plan" else args.config)
         if args.command == "validate":
             print(json.dumps(cfg, indent=2))
         elif args.command == "prepare":
@@ -56,6 +75,22 @@ def main(argv: list[str] | None = None) -> int:
             from .training.run import run_training
 
             run_training(cfg, args.data_dir, args.arm, args.seed, args.out_dir)
+        elif args.command == "calibrate":
+            from .training.calibrate import calibrate
+
+            calibrate(cfg, None if args.data_dir == "-" else args.data_dir, args.out, calls=args.calls)
+        elif args.command == "plan":
+            from .training.plan import format_plan, plan
+
+            b1, _, b2 = args.batches.partition(",")
+            result = plan(cfg, calls=args.calls, warmup=args.warmup, train_calls=args.train_calls,
+                          max_step_s=args.max_step_s, tokens=args.tokens, batches=(int(b1), int(b2 or b1)),
+                          say=lambda m: print(m, file=sys.stderr, flush=True))
+            print(format_plan(result))
+            if args.json:
+                from .io import write_json
+
+                write_json(args.json, result)
     except config_mod.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -178,6 +178,10 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
             raise ConfigError(f"config key 'data.source': local file or folder not found: {path}")
     if "baseline" not in cfg["arms"]:
         raise ConfigError("config key 'arms': the 'baseline' arm is required (every comparison is against it)")
+    unknown = [a for a in cfg["record"]["snapshot_arms"] if a not in cfg["arms"]]
+    if unknown:
+        raise ConfigError(f"config key 'record.snapshot_arms': {unknown[0]!r} is not an arm of this study "
+                          f"(arms: {', '.join(cfg['arms'])})")
     hybrid = cfg["hybrid"]
     if hybrid["corrector"]["probe_batches"] > hybrid["horizon"]:
         raise ConfigError(

@@ -22,6 +22,7 @@ rule exp1_gradient_structure:
 rule exp4_prediction_phases:
     input:
         unpack(lambda w: {arm: run_dir(arm, w.seed) for arm in ARMS}),
+        calibration=CALIBRATION,
     output:
         f"{RESULTS}/experiments/exp4_prediction_phases/seed{{seed}}.json",
     log:

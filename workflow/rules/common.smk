@@ -21,6 +21,7 @@ config.clear()
 config.update(_validated)
 
 RESULTS = f"results/{config['study']}"
+CALIBRATION = f"{RESULTS}/calibration.json"
 ARMS = list(config["arms"])
 SEEDS = list(config["seeds"])
 
@@ -84,3 +85,13 @@ def all_targets():
 
 def train_threads():
     return config["threads"]
+
+
+def all_cores():
+    """Every core Snakemake was given (``--cores``): the calibration job holds the whole machine so that
+    nothing runs beside it. Cluster executors give no core count; there the SLURM profile asks for an
+    exclusive node instead, and the job takes the training threads."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return config["threads"]

@@ -38,6 +38,7 @@ rule figures:
     input:
         runs=all_runs(),
         logs=all_experiment_logs(),
+        calibration=CALIBRATION,
     output:
         figures=report(
             directory(f"{RESULTS}/figures"),

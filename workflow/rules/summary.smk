@@ -4,7 +4,8 @@ localrules:
 
 rule summarize_runs:
     input:
-        all_runs(),
+        runs=all_runs(),
+        calibration=CALIBRATION,
     output:
         report(
             f"{RESULTS}/runs/summary.csv",

@@ -20,3 +20,26 @@ rule train:
         record=config["record"],
     script:
         "../scripts/train.py"
+
+
+rule calibrate:
+    input:
+        data=f"{RESULTS}/data",
+    output:
+        CALIBRATION,
+    log:
+        f"{RESULTS}/logs/calibrate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/calibrate.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: all_cores()
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        model=config["model"],
+        train=config["train"],
+        hybrid=config["hybrid"],
+    script:
+        "../scripts/calibrate.py"

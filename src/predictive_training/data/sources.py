@@ -1,7 +1,11 @@
 """Text sources for ``data.source``: ``synthetic``, ``hf:<dataset>``, ``local:<path>``.
 
-Each returns a list of documents (non-empty strings). Errors name the file or key and are
-raised before anything is written.
+:func:`iter_documents` streams the documents (non-empty, stripped strings) one at a time, so that
+a corpus is never held in memory whole; :func:`load_documents` is the same as a list. Errors
+name the file or key; ``prepare`` raises them before anything is written under ``results/``.
+Memory while streaming: a ``local:`` ``.txt`` file is read as one document row and split (so the
+largest file, not the corpus, bounds it); ``.jsonl``/``.json``/``.parquet`` rows are read in
+batches from ``datasets``' memory-mapped Arrow files; ``hf:`` rows one at a time.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import re
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,28 +25,41 @@ from ..config import ConfigError, local_path
 log = logging.getLogger(__name__)
 
 LOCAL_SUFFIXES = (".txt", ".jsonl", ".json", ".parquet")
+_ROWS = 1000  # rows per batch read from a local file
 EOT = "<|endoftext|>"
 _SPLIT = re.compile(r"\n\s*\n|" + re.escape(EOT))
 
 
-def load_documents(data_cfg: dict, base_dir: str | os.PathLike | None = None) -> list[str]:
+def iter_documents(data_cfg: dict, base_dir: str | os.PathLike | None = None) -> Iterator[str]:
+    """The documents of ``data.source`` in source order: stripped, empty ones dropped, at most
+    ``data.max_documents``; a ConfigError if there are none."""
     source = data_cfg["source"]
     if source == "synthetic":
-        from .synthetic import generate_stories
+        from .synthetic import iter_stories
 
-        docs = generate_stories(data_cfg["synthetic_seed"], data_cfg["synthetic_words"])
+        docs = iter_stories(data_cfg["synthetic_seed"], data_cfg["synthetic_words"])
     elif source.startswith("hf:"):
         docs = _hf_documents(source.removeprefix("hf:"), data_cfg)
     elif source.startswith("local:"):
         docs = _local_documents(local_path(source, base_dir), data_cfg["text_field"])
     else:  # the schema pattern makes this unreachable; keep the message anyway
         raise ConfigError(f"config key 'data.source': unknown source {source!r}")
-    docs = [d.strip() for d in docs if d and d.strip()]
-    if data_cfg.get("max_documents"):
-        docs = docs[: data_cfg["max_documents"]]
-    if not docs:
+    limit = data_cfg.get("max_documents")
+    n = 0
+    for d in docs:
+        if not d or not d.strip():
+            continue
+        yield d.strip()
+        n += 1
+        if limit and n >= limit:
+            break
+    if n == 0:
         raise ConfigError(f"data.source {source!r} yielded no text")
-    return docs
+
+
+def load_documents(data_cfg: dict, base_dir: str | os.PathLike | None = None) -> list[str]:
+    """:func:`iter_documents` as a list (small corpora and tools; ``prepare`` streams)."""
+    return list(iter_documents(data_cfg, base_dir))
 
 
 # --- local files --------------------------------------------------------------------------
@@ -127,11 +145,12 @@ def _check_json_rows(path: Path, text: str) -> None:
         raise empty
 
 
-def _local_documents(path: Path, text_field: str) -> list[str]:
-    """Read local files through Hugging Face ``datasets`` (txt, json/jsonl, parquet)."""
+def _local_documents(path: Path, text_field: str) -> Iterator[str]:
+    """Read local files through Hugging Face ``datasets`` (txt, json/jsonl, parquet), file by file:
+    each file is checked whole (types of its text field, some text at all) before its documents
+    are yielded, in batches from the memory-mapped Arrow table."""
     import datasets
 
-    docs: list[str] = []
     with tempfile.TemporaryDirectory(prefix="pt-datasets-") as cache:
         for file in _local_files(path):
             _check_file(file)
@@ -151,24 +170,35 @@ def _local_documents(path: Path, text_field: str) -> list[str]:
                     f"data.source file {file} has no '{field}' field (columns: {ds.column_names}); "
                     "set data.text_field"
                 )
-            values = ds[field]
-            texts = [t for t in values if isinstance(t, str)]
-            others = [t for t in values if t is not None and not isinstance(t, str)]
-            wrong = sorted({type(t).__name__ for t in others})
-            if wrong and texts:  # a few bad rows among text rows: skip them, but say so
+            def texts_of(batch_values) -> Iterator[str]:
+                for t in batch_values:
+                    if not isinstance(t, str):
+                        continue
+                    # .txt: documents are separated by blank lines or <|endoftext|>
+                    for d in (_SPLIT.split(t) if builder == "text" else (t,)):
+                        if d.strip():
+                            yield d
+
+            n_text, n_other, wrong, any_text = 0, 0, set(), False
+            for batch in ds.iter(batch_size=_ROWS):  # first pass: what the file holds
+                values = batch[field]
+                n_text += sum(isinstance(t, str) for t in values)
+                others = [t for t in values if t is not None and not isinstance(t, str)]
+                n_other += len(others)
+                wrong.update(type(t).__name__ for t in others)
+                any_text = any_text or next(texts_of(values), None) is not None
+            wrong = sorted(wrong)
+            if wrong and n_text:  # a few bad rows among text rows: skip them, but say so
                 log.warning("data.source file %s: skipped %d rows whose '%s' is not a string (%s)",
-                            file, len(others), field, ", ".join(wrong))
+                            file, n_other, field, ", ".join(wrong))
             elif wrong:
                 raise ConfigError(
                     f"data.source file {file}: the '{field}' field holds {', '.join(wrong)} values, not text"
                 )
-            if builder == "text":  # documents are separated by blank lines or <|endoftext|>
-                texts = [d for t in texts for d in _SPLIT.split(t)]
-            texts = [t for t in texts if t.strip()]
-            if not texts:
+            if not any_text:
                 raise ConfigError(f"data.source file {file} holds no text")
-            docs.extend(texts)
-    return docs
+            for batch in ds.iter(batch_size=_ROWS):
+                yield from texts_of(batch[field])
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -198,7 +228,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _hf_documents(name: str, data_cfg: dict) -> list[str]:
+def _hf_documents(name: str, data_cfg: dict) -> Iterator[str]:
     import datasets
 
     hint = (
@@ -223,12 +253,7 @@ def _hf_documents(name: str, data_cfg: dict) -> list[str]:
             f"data.source 'hf:{name}' could not be loaded: {type(exc).__name__}: {str(exc)[:200]}. {hint}"
         ) from exc
     field = data_cfg["text_field"]
-    limit = data_cfg.get("max_documents")
-    docs: list[str] = []
-    for row in ds:
+    for row in ds:  # iter_documents stops at data.max_documents
         if field not in row:
             raise ConfigError(f"data.source 'hf:{name}' rows have no '{field}' field; set data.text_field")
-        docs.append(row[field])
-        if limit and len(docs) >= limit:
-            break
-    return docs
+        yield row[field]

@@ -29,7 +29,7 @@ Public API
 ``generate_stories(seed, n_words) -> list[str]``
     Stories, one string each (a single line), whose whitespace-separated word count sums to at
     least ``n_words``. Deterministic in ``seed``; a longer request returns the shorter request's
-    stories as a prefix.
+    stories as a prefix. ``iter_stories(seed, n_words)`` yields the same stories one at a time.
 ``words_of(text) -> list[str]``
     The words of a text as the corpus statistics count them (``corpus_stats.words``).
 ``CHARACTER_NAMES``
@@ -44,12 +44,13 @@ from __future__ import annotations
 import bisect
 import random
 import re
+from collections.abc import Iterator
 
 from . import lexicon as lx
 from .beats import AND, BEATS, JOINABLE, MACROS, NO_LEAD_IN, PLOTS, PREFIXES
 from .corpus_stats import words as words_of
 
-__all__ = ["generate_stories", "words_of", "CHARACTER_NAMES", "PLOTS"]
+__all__ = ["generate_stories", "iter_stories", "words_of", "CHARACTER_NAMES", "PLOTS"]
 
 # ---------------------------------------------------------------------------------------------
 # Word pools. Exponent and offset of the Zipf-Mandelbrot law of fresh words, per kind of pool: a
@@ -468,15 +469,28 @@ def generate_stories(seed: int, n_words: int) -> list[str]:
     Raises:
         ValueError: if ``seed`` is not an int or ``n_words`` is not a non-negative int.
     """
+    _check_args(seed, n_words)
+    return list(iter_stories(seed, n_words))
+
+
+def _check_args(seed, n_words) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
     if isinstance(n_words, bool) or not isinstance(n_words, int) or n_words < 0:
         raise ValueError(f"n_words must be a non-negative int, got {n_words!r}")
+
+
+def iter_stories(seed: int, n_words: int) -> Iterator[str]:
+    """The stories of :func:`generate_stories`, one at a time (``prepare`` streams them; the
+    arguments are checked when it is called)."""
+    _check_args(seed, n_words)
+    return _stories(seed, n_words)
+
+
+def _stories(seed: int, n_words: int) -> Iterator[str]:
     rng = random.Random(seed)
-    stories: list[str] = []
     total = 0
     while total < n_words:
         story = _story(rng)
-        stories.append(story)
+        yield story
         total += story.count(" ") + 1  # single spaces only, so this is len(story.split())
-    return stories

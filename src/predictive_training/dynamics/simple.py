@@ -335,7 +335,11 @@ class ZeroPredictor(_LossTracker):
 class RepeatPredictor(_LossTracker):
     """The ``repeat`` control: ``Y x`` the mean of the last ``window`` per-step updates, flat loss.
 
-    Keeps a running sum of the window (``window`` update copies in memory). Uncertainty 0.
+    Keeps the window's updates and their running sum (float32). The updates are stored in
+    float32 while ``window + 1`` copies fit the predictors' state bound (8 float32 copies of the
+    model, :mod:`.footprint`), else in bfloat16 (relative rounding at most 2^-9 per element); the
+    sum is the exact float32 sum of the stored values, so the mean is that of the stored updates.
+    Uncertainty 0.
     """
 
     name = "repeat"
@@ -344,14 +348,16 @@ class RepeatPredictor(_LossTracker):
         if isinstance(window, bool) or int(window) != window or window < 1:
             raise ValueError(f"hybrid.repeat_window must be a positive integer, got {window!r}")
         self.window = int(window)
+        # float32 copies of the model held: window updates + the sum (footprint.STATE_BOUND = 8)
+        self.dtype = torch.float32 if self.window + 1 <= 8 else torch.bfloat16
         self.recent: deque[dict[str, torch.Tensor]] = deque()
         self.total: dict[str, torch.Tensor] | None = None
 
     def observe(self, obs: Observation) -> None:
         self._track(obs)
-        u = {n: t.detach().clone() for n, t in obs.update.items()}
+        u = {n: t.detach().to(self.dtype, copy=True) for n, t in obs.update.items()}
         if self.total is None:
-            self.total = {n: torch.zeros_like(t) for n, t in u.items()}
+            self.total = {n: torch.zeros_like(t, dtype=torch.float32) for n, t in u.items()}
         for n, t in u.items():
             self.total[n].add_(t)
         self.recent.append(u)

@@ -1,7 +1,7 @@
 """Weight snapshots: ``snapshots/step<NNNNNN>.safetensors``, the weights after NNNNNN steps.
 
-One float32 tensor per parameter, keyed by the model's parameter names, with the step in the
-metadata. Written atomically (a kill mid-write leaves no half snapshot under the real name);
+One tensor per parameter (float32, or bfloat16 with ``record.snapshot_dtype: bf16``), keyed by the
+model's parameter names, with the step in the metadata. Written atomically (a kill mid-write leaves no half snapshot under the real name);
 read back checked against the folder's sha256 manifest (:mod:`.integrity`).
 """
 
@@ -45,5 +45,6 @@ def list_snapshots(folder: str | os.PathLike) -> dict[int, Path]:
 
 def load_snapshots(folder: str | os.PathLike) -> list[tuple[int, dict[str, torch.Tensor]]]:
     """Every snapshot of ``folder`` as ``(step, tensors)``, in step order, each checked against
-    the folder's manifest."""
-    return [(step, load_safetensors_checked(p)) for step, p in sorted(list_snapshots(folder).items())]
+    the folder's manifest; float32 whatever the stored dtype (``record.snapshot_dtype``)."""
+    return [(step, {n: t.float() for n, t in load_safetensors_checked(p).items()})
+            for step, p in sorted(list_snapshots(folder).items())]

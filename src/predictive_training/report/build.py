@@ -59,9 +59,13 @@ threshold AND its Bonferroni-adjusted p-value is below alpha; "within X% of base
 use an equivalence test (TOST) with the plan's margin. A failed hypothesis is a result: the \
 decisions below follow the plan's rules whatever the outcome.
 
-Wall-clock is training time including every overhead (recording, dynamics model, correction) \
-and excluding periodic validation, which is the same for every arm, and Exp 5's probe losses \
-after the line search and after the Correct steps (measurements the method does not need).
+Speed is measured on the contention-free time: each run counts its work (real steps, forward-only \
+batches, the dynamics model's observing, training and rollouts, snapshots, applied deltas, line-search \
+trials) and the calibration job measures what each unit costs while nothing else runs (calibration.json); \
+cost_s = work x unit costs. It includes every overhead of training and excludes measurement (periodic \
+validation, snapshots, gradient records, which are the same for every arm). The measured wall-clock \
+(wall_s), which other jobs on the machine stretch, is reported beside it. Exp 5's probe losses \
+after the line search and after the Correct steps are measurement too.
 
 Families: rows marked "(study control)" are the study's own controls and comparisons, not the \
 plan's criteria; Bonferroni runs within each family (plan, study), so a control never changes a \

@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..analysis.shadow import summarise  # noqa: E402
+from ..records.costs import FILENAME as COSTS_FILE  # noqa: E402
+from ..records.costs import read_calibration  # noqa: E402
 from ..records.jsonl import read_events, read_metrics  # noqa: E402
 from ..records.summary import runs_table  # noqa: E402
 
@@ -71,14 +73,17 @@ def loss_curves(runs: dict[str, dict[int, Path]], out_dir: Path):
 
 
 def wallclock_vs_loss(table: pd.DataFrame, out_dir: Path):
-    """Training wall-clock against final validation loss, one point per run."""
+    """Training time against final validation loss, one point per run: the contention-free time
+    (``cost_s``) where the runs table has it, else the measured wall-clock."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    col = "cost_s" if "cost_s" in table and table["cost_s"].notna().all() else "wall_s"
     for arm, g in table.groupby("arm"):
-        ax.scatter(g.wall_s, g.final_val_loss, color=_color(arm), label=arm, s=30, alpha=0.8)
-        ax.errorbar(g.wall_s.mean(), g.final_val_loss.mean(), xerr=g.wall_s.std(ddof=0),
+        ax.scatter(g[col], g.final_val_loss, color=_color(arm), label=arm, s=30, alpha=0.8)
+        ax.errorbar(g[col].mean(), g.final_val_loss.mean(), xerr=g[col].std(ddof=0),
                     yerr=g.final_val_loss.std(ddof=0), color=_color(arm), marker="D", ms=7, capsize=3)
-    ax.set(xlabel="training wall-clock (s; validation excluded)", ylabel="final validation loss",
-           title="Cost against quality")
+    xlabel = ("contention-free training time (s; counted work x calibrated unit costs)" if col == "cost_s"
+              else "training wall-clock (s; validation excluded)")
+    ax.set(xlabel=xlabel, ylabel="final validation loss", title="Cost against quality")
     ax.legend(fontsize=8)
     return (_save(fig, out_dir, "wallclock_vs_loss"),
             "Each small point is one run; diamonds are arm means with one standard deviation over seeds.",
@@ -259,18 +264,23 @@ def exp4_figures(logs: list[dict], out_dir: Path):
         if key in th:
             axes[1].axhline(100 * th[key]["threshold"], ls=":", lw=1, color="grey")
     axes[1].axhline(0, color="k", lw=0.5)
+    contention_free = logs[0]["results"].get("time_basis") == "contention_free"
+    speed_label = "speedup vs baseline (contention-free time ratio)" if contention_free else \
+        "speedup vs baseline (wall-clock ratio)"
     # the achieved prediction ratio beside every gap: a hybrid that rarely predicts is not a success
     ticks = [f"{arm}\npredicted {np.mean([lg['results']['arms'][arm]['prediction_ratio_achieved'] for lg in logs]):.2f}"
              for arm in arms]
-    for ax, label in zip(axes, ("speedup vs baseline (wall-clock ratio)", "final val loss gap to baseline (%)")):
+    for ax, label in zip(axes, (speed_label, "final val loss gap to baseline (%)")):
         ax.set_xticks(range(len(arms)), ticks, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(label)
     axes[0].set_title("Exp 4: speed")
     axes[1].set_title("Exp 4: quality (dotted: 1% and 2% margins)")
     return [(_save(fig, out_dir, "exp4_arms"),
-             "Each point is one seed; bars are means. Speedup = baseline training wall-clock / arm wall-clock "
-             "(every overhead included); gap = (arm - baseline) / baseline final validation loss. Under each arm: "
-             "its achieved prediction ratio (share of the step budget predicted, mean over seeds).",
+             "Each point is one seed; bars are means. Speedup = baseline training time / arm training time "
+             + ("(contention-free: counted work x calibrated unit costs, every overhead included); "
+                if contention_free else "(measured wall-clock, every overhead included); ")
+             + "gap = (arm - baseline) / baseline final validation loss. Under each arm: its achieved prediction "
+               "ratio (share of the step budget predicted, mean over seeds).",
              "Exp 4 prediction-phase training")]
 
 
@@ -374,7 +384,8 @@ def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir
     res, out = Path(results_dir), Path(out_dir)
     runs = {a: {s: res / f"runs/{a}/seed{s}" for s in seeds} for a in arms}
     figs = [loss_curves(runs, out)]
-    table = runs_table([d for a in runs.values() for d in a.values()])
+    cal = res / COSTS_FILE
+    table = runs_table([d for a in runs.values() for d in a.values()], read_calibration(cal) if cal.exists() else None)
     figs.append(wallclock_vs_loss(table, out))
     exp = res / "experiments"
     for folder, draw in (("exp1_gradient_structure", exp1_figures), ("exp2_loss_prediction", exp2_figures),

@@ -36,8 +36,9 @@ __all__ = [
     "load_chunk",
 ]
 
-CHECKPOINT_VERSION = 3  # 2: the hybrid trainer's position as training.position.Position; 3: raw gradients and
-# clip factors in the gradient records, the Correct phase's three probe losses
+CHECKPOINT_VERSION = 4  # 2: the hybrid trainer's position as training.position.Position; 3: raw gradients and
+# clip factors in the gradient records, the Correct phase's three probe losses; 4: the trainer's counted
+# work, CPU seconds and last evaluation (training/work.py), the gate's skill state
 _NAME = re.compile(r"^step(\d{6,})\.pt$")
 # config keys that do not change what a run computes: a changed value must not void a checkpoint
 _NEUTRAL_KEYS = (("train", "checkpoint_every"), ("record", "progress_every"))
@@ -170,8 +171,15 @@ class Checkpointer:
 
     def save(self, state: dict[str, Any], step: int) -> Path:
         """Write ``state`` (plus version, fingerprint, step) as checkpoint ``step`` atomically, with
-        its ``.sha256`` beside it; keep the newest ``keep`` checkpoints. Returns the path."""
+        its ``.sha256`` beside it; keep the newest ``keep`` checkpoints, and never more than ``keep``
+        (the oldest is removed before the new one is written; with ``keep == 1`` after it). Returns
+        the path."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        # at most `keep` checkpoints on disk at any time, the one being written included (peak disk
+        # of a paper-scale run: issue 18): the oldest goes before the new one is written
+        for _, p in self._checkpoints()[max(self.keep - 1, 1):]:
+            p.unlink(missing_ok=True)
+            Path(str(p) + ".sha256").unlink(missing_ok=True)
         payload = {"version": CHECKPOINT_VERSION, "fingerprint": self.fingerprint, "step": int(step), **state}
         dest = self.path_of(step)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=self.folder)

@@ -230,6 +230,7 @@ class EnergyObserver:
     """
 
     wants_tensors = False
+    untimed = True  # metering is measurement, not training work (kept out of wall_s)
 
     def __init__(self, label: str = ""):
         self.label = label

@@ -28,6 +28,7 @@ from .gate import SkillGate
 from .guard import DivergenceGuard
 from .loop import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
 from .position import Correcting, Position
+from .work import APPLY_DELTA, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, CountingCorrector, CountingPredictor
 
 __all__ = [
     "HybridTrainer",
@@ -108,6 +109,30 @@ class HybridTrainer(Trainer):
         # seconds inside the training clock spent on each hybrid overhead (a breakdown of wall_s)
         self.overhead_s = {"guard_and_observe": 0.0, "rollout": 0.0, "snapshot_and_apply": 0.0,
                            "heldout_loss": 0.0, "line_search": 0.0, "skill_check": 0.0}
+
+    # --- counted work (training/work.py): the predictor and the line search count themselves -------
+
+    @property
+    def predictor(self) -> Predictor:
+        return self._predictor
+
+    @predictor.setter
+    def predictor(self, p: Predictor) -> None:
+        self._predictor = p if isinstance(p, CountingPredictor) else CountingPredictor(p, self.work)
+
+    @property
+    def corrector(self) -> LayerwiseLineSearch:
+        return self._corrector
+
+    @corrector.setter
+    def corrector(self, c) -> None:
+        self._corrector = c if isinstance(c, CountingCorrector) else CountingCorrector(c, self.work)
+
+    def work_counts(self) -> dict[str, int]:
+        out = super().work_counts()
+        if self.n_restores:
+            out[GUARD_RESTORE] = self.n_restores
+        return out
 
     # --- the loop: warmup, then cycles of Full, Predict, Correct ------------------------------------
 
@@ -255,6 +280,7 @@ class HybridTrainer(Trainer):
         with torch.no_grad():
             for n, p in self.params.items():
                 p.add_(pred.delta[n].to(device=p.device, dtype=p.dtype))
+        self.work[APPLY_DELTA] += 1
         applied = _global_norm(pred.delta)
         self.overhead_s["snapshot_and_apply"] += time.perf_counter() - t0
         path = np.asarray(pred.loss_path, dtype=np.float64)
@@ -441,6 +467,7 @@ class HybridTrainer(Trainer):
         self.emit(event)
 
     def _take_snapshot(self) -> None:
+        self.work[PRE_PREDICT_SNAPSHOT] += 1
         self._snapshot = {
             "step": self.step,
             "weights": {n: p.detach().clone() for n, p in self.params.items()},

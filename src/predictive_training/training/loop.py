@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ..data.prepare import TokenData
 from ..model import GPT, GPTConfig
+from .work import FORWARD_BATCH, FULL_STEP
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ class Batches:
     """Deterministic random windows of a token array: ``get(t)`` depends only on (seed, t)."""
 
     def __init__(self, tokens: np.ndarray, batch_size: int, context: int, seed: int, device: torch.device):
-        self.tokens = torch.from_numpy(tokens.astype(np.int64))
+        # the ids stay in their compact dtype (uint16 for vocabularies below 65536): an int64 copy of a
+        # paper-scale corpus would take 4x the memory; each batch's windows are widened on the fly
+        self.tokens = np.asarray(tokens)
         self.batch_size, self.context, self.seed, self.device = batch_size, context, seed, device
         self.n_windows = len(tokens) - context - 1
         if self.n_windows < 1:
@@ -100,7 +103,7 @@ class Batches:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + t)
         starts = torch.randint(0, self.n_windows + 1, (self.batch_size,), generator=g)
         idx = starts[:, None] + torch.arange(self.context + 1)
-        win = self.tokens[idx]
+        win = torch.from_numpy(self.tokens[idx.numpy()].astype(np.int64))
         return win[:, :-1].to(self.device), win[:, 1:].to(self.device)
 
 
@@ -177,6 +180,13 @@ class Trainer:
         self.predict_steps = 0
         self.recent_losses: collections.deque[float] = collections.deque(maxlen=20)
         self.initial_val_loss: float | None = None
+        # counted work beyond the pass counters (training/work.py), process CPU time, the last
+        # periodic evaluation (the final validation loss is the one at the last step)
+        self.work: collections.Counter[str] = collections.Counter()
+        self.cpu_s = 0.0
+        self._cpu_t0: float | None = None
+        self.last_eval: dict | None = None
+        self._val_se: float | None = None
         self._run_phase: Phase | None = None  # phase of the last step (Trainer.run's phase events)
         # resumability (.checkpoint): set by run_training; restore() fills the rest
         self.checkpointer = None
@@ -248,6 +258,8 @@ class Trainer:
             self.recent_losses.append(info.loss)
         if (self.step + 1) % self.train_cfg["eval_every"] == 0 or self.step + 1 == self.train_cfg["steps"]:
             info.val_loss, info.val_accuracy = self.evaluate()
+            self._record_eval(info)
+
         t0 = time.perf_counter()
         info.wall_s = self.wall_s
         untimed = 0.0
@@ -262,6 +274,26 @@ class Trainer:
         info.wall_s = self.wall_s
         self.step += 1
         return info
+
+    def _record_eval(self, info: StepInfo) -> None:
+        """An evaluation step's row gets the standard error of its validation loss and the work
+        counted so far (so that time-to-target can be costed at every evaluation)."""
+        info.extra["val_loss_se"] = self._val_se
+        info.extra["work"] = self.work_counts()
+        self.last_eval = {"step": self.step, "val_loss": info.val_loss, "val_accuracy": info.val_accuracy,
+                          "val_loss_se": self._val_se}
+
+    def work_counts(self) -> dict[str, int]:
+        """Cumulative counted work (units: training/work.py): real steps, forward-only batches and
+        whatever the subclass counts in ``self.work``."""
+        out = {FULL_STEP: self.backward_passes, FORWARD_BATCH: self.forward_passes - self.backward_passes}
+        out.update({k: int(v) for k, v in sorted(self.work.items()) if v})
+        return out
+
+    def cpu_seconds(self) -> float:
+        """Process CPU seconds (all threads) of the training loop so far, validation and recording
+        included, summed over resumed attempts."""
+        return self.cpu_s + (time.process_time() - self._cpu_t0 if self._cpu_t0 is not None else 0.0)
 
     def emit(self, event: dict) -> None:
         event = {"step": self.step, "wall_s": round(self.wall_s, 6), **event}
@@ -282,6 +314,8 @@ class Trainer:
             total += y.numel()
         self.model.train()
         self.eval_s += time.perf_counter() - t0
+        # standard error of the mean over the windows (they are a fixed random sample of the split)
+        self._val_se = float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else None
         return float(np.mean(losses)), correct / total
 
     @torch.no_grad()
@@ -324,6 +358,7 @@ class Trainer:
     def _begin(self) -> bool:
         """Start (initial validation, ``on_start``) or, after :meth:`restore`, resume (``on_resume``
         with each observer's saved state). Returns True for a fresh start."""
+        self._cpu_t0 = time.process_time()
         if self._observer_states is not None:
             states, self._observer_states = self._observer_states, None
             for i, obs in enumerate(self.observers):
@@ -352,8 +387,12 @@ class Trainer:
         return summary
 
     def summary(self) -> dict:
-        val_loss, val_acc = self.evaluate(self.train_cfg["eval_batches"] * 2)
         steps = self.train_cfg["steps"]
+        last = self.last_eval
+        if last is None or last["step"] != steps - 1:  # the last step always evaluates; kept for safety
+            val_loss, val_acc = self.evaluate()
+            last = {"step": steps - 1, "val_loss": val_loss, "val_accuracy": val_acc, "val_loss_se": self._val_se}
+        val_loss, val_acc = last["val_loss"], last["val_accuracy"]
         return {
             "arm": self.arm,
             "seed": self.seed,
@@ -380,6 +419,11 @@ class Trainer:
             "torch_threads": torch.get_num_threads(),
             "checkpoint_s": self.checkpoint_s,
             "resumed_from": list(self.resumed_from),
+            # the same evaluation (train.eval_batches fixed windows) as every periodic one
+            "final_val_loss_se": last["val_loss_se"],
+            "eval_batches": self.train_cfg["eval_batches"],
+            "work": self.work_counts(),
+            "cpu_s": self.cpu_seconds(),
         }
 
     # --- checkpoints ---------------------------------------------------------------------------
@@ -427,6 +471,7 @@ class Trainer:
             "checkpoint_s": self.checkpoint_s,
             "recent_losses": list(self.recent_losses), "initial_val_loss": self.initial_val_loss,
             "run_phase": self._run_phase.value if self._run_phase else None,
+            "work": dict(self.work), "cpu_s": self.cpu_seconds(), "last_eval": self.last_eval,
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "rng": rng_state(),
@@ -442,6 +487,9 @@ class Trainer:
         self.recent_losses = collections.deque(state["recent_losses"], maxlen=self.recent_losses.maxlen)
         self.initial_val_loss = state["initial_val_loss"]
         self._run_phase = Phase(state["run_phase"]) if state["run_phase"] else None
+        self.work.clear()  # in place: the counting wrappers hold this counter
+        self.work.update(state["work"])
+        self.cpu_s, self.last_eval = float(state["cpu_s"]), state["last_eval"]
         set_rng_state(state["rng"])
 
     def _final_train_loss(self) -> float | None:

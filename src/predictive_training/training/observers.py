@@ -73,14 +73,18 @@ class EventRecorder(_JsonlRecorder):
 
 
 class SnapshotRecorder(Observer):
-    """safetensors weight snapshots at step 0 (before training) and after every N-th step."""
+    """safetensors weight snapshots at step 0 (before training), after every N-th step and after
+    the last, in ``dtype`` (float32, or bfloat16 to halve the disk: ``record.snapshot_dtype``).
+    Measurement, not training work: untimed (``docs/design.md``, timing)."""
 
-    def __init__(self, folder: Path, every: int):
-        self.folder, self.every = folder / "snapshots", every
+    untimed = True
+
+    def __init__(self, folder: Path, every: int, dtype: torch.dtype = torch.float32):
+        self.folder, self.every, self.dtype = folder / "snapshots", every, dtype
         self.folder.mkdir(exist_ok=True)
 
     def save(self, trainer: Trainer, step: int) -> None:
-        tensors = {n: p.detach().to("cpu", torch.float32).contiguous() for n, p in trainer.params.items()}
+        tensors = {n: p.detach().to("cpu", self.dtype).contiguous() for n, p in trainer.params.items()}
         write_snapshot(self.folder, step, tensors)
 
     def on_start(self, trainer):
@@ -154,9 +158,12 @@ class GradientRecorder(_SpilledRows, Observer):
     factor ``clip_coef`` (:func:`~.loop.clip_factor`), so the raw gradient the plan describes is
     ``clipped / clip_coef`` (divided after sketching: the sketch is linear). ``clip_coef`` is
     recorded per row, so the clipped stream is ``grad * clip_coef`` and clipping stays visible.
+
+    Measurement (Exp 1), not training work: untimed.
     """
 
     wants_tensors = True
+    untimed = True
     key = "gradients"
     columns = ("grad", "update", "clip_coef")
 
@@ -213,9 +220,11 @@ class TensorNormRecorder(_SpilledRows, Observer):
 
     Written to ``snapshots/tensor_norms.safetensors``: ``steps`` [T], ``grad_norm`` [T, n] and
     ``update_norm`` [T, n] float32, with the parameter names (column order) in the metadata.
+    Measurement (the experiments' features), not training work: untimed.
     """
 
     wants_tensors = True
+    untimed = True
     key = "tensor_norms"
     columns = ("grad", "update")
 

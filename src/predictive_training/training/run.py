@@ -33,6 +33,8 @@ from .shadow import ShadowObserver
 
 log = logging.getLogger(__name__)
 
+SNAPSHOT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
 
 def make_trainer(cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer]) -> Trainer:
     """The trainer of an arm's kind: ``conventional`` (Trainer), ``hybrid``/``skip``/``repeat``
@@ -77,7 +79,8 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
     extra = list(observers)
     observers: list[Observer] = [MetricsRecorder(work), EventRecorder(work)]
     if record:
-        observers.append(SnapshotRecorder(work, rec["snapshot_every"]))
+        if arm in rec["snapshot_arms"]:  # the snapshot policy: only the arms an experiment reads
+            observers.append(SnapshotRecorder(work, rec["snapshot_every"], SNAPSHOT_DTYPES[rec["snapshot_dtype"]]))
         observers.append(TensorNormRecorder(work))
         if rec["gradients"] != "off":
             observers.append(GradientRecorder(work, rec["gradients"], rec["grad_every"], rec["sketch_dim"], seed))

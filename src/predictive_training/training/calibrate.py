@@ -1,0 +1,355 @@
+"""Unit costs of training work, measured serially on the study's own config, model and device.
+
+The ``calibrate`` rule (``results/<study>/calibration.json``) holds every core of the machine, so
+nothing runs beside it, and times each unit of work (``training/work.py``) with the trainer's own
+code, ``config.threads`` torch threads as training uses:
+
+- ``full_step``: ``Trainer.full_step`` of the baseline (no recorders), median of ``calls``;
+- ``forward_batch``: one forward-only training batch as the held-aside losses run it, median;
+- per predictor of the study's arms (``rssm``, ``skip``, ``repeat``): ``observe/<p>`` (the trainer's
+  observation of a real step, the guard's check and ``Predictor.observe``; for a learning
+  predictor the MEAN over the calls that run no optimisation, because its periodic work lands on
+  some calls only, else the median), ``predictor_train/<p>`` (the extra seconds of the calls that
+  optimise, per optimisation step: total over those calls minus their observe share, divided by
+  their optimisation steps), ``rollout/<p>/<Y>`` (median);
+- ``pre_predict_snapshot``, ``apply_delta``, ``guard_restore`` (medians), ``search_trial`` (the
+  line search's seconds per candidate, its loss replaced by a constant: the forward batches are
+  ``forward_batch``).
+
+Observations are made from one real step's gradients and a few update directions, reused: a
+unit's cost depends on shapes, not on values. FLOPs per unit are counted with
+``torch.utils.flop_counter.FlopCounterMode`` (matrix products only; the attention products that
+the CPU kernel hides from the counter are added as ``4 n_layer context d_model`` per token and
+pass, backward = 2 x forward): an estimate, labelled so.
+
+:func:`measure_units` is shared with ``plan`` (``training/plan.py``), which runs it at paper
+scale with fewer calls.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import platform
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..io import write_json
+from ..records.costs import FORMAT
+from .hybrid import HybridTrainer
+from .loop import Phase, StepInfo, Trainer, lr_at, pick_device
+from .work import (APPLY_DELTA, FORWARD_BATCH, FULL_STEP, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL,
+                   predictor_train_steps)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RandomTokens", "measure_units", "calibrate", "PREDICTOR_KINDS", "FLOPS_NOTE"]
+
+PREDICTOR_KINDS = ("hybrid", "skip", "repeat")  # arm kinds with a predictor (and its units)
+_NEVER = 10**9  # a step count no calibration reaches: no periodic evaluation, no budget end
+
+FLOPS_NOTE = ("FLOPs per unit: matrix products counted by torch.utils.flop_counter.FlopCounterMode, plus the "
+              "attention score and value products (4 x n_layer x context x d_model per token and forward pass, "
+              "x3 with the backward pass) where the counter does not see them; elementwise work is not counted. "
+              "An estimate.")
+
+
+class RandomTokens:
+    """Stand-in for a prepared data folder: random token ids (unit costs do not depend on the text)."""
+
+    def __init__(self, vocab_size: int, n_tokens: int, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        dtype = np.uint16 if vocab_size < 2**16 else np.uint32
+        self.train = rng.integers(0, vocab_size, n_tokens).astype(dtype)
+        self.val = rng.integers(0, vocab_size, n_tokens).astype(dtype)
+        self.vocab_size = int(vocab_size)
+        self.cloze: list = []
+        self.meta = {"source": "random tokens (costs only)"}
+
+
+def _calibration_config(cfg: dict) -> dict:
+    """The study config with a budget no calibration reaches (no evaluation, no end of budget)."""
+    c = copy.deepcopy(cfg)
+    c["train"]["steps"] = _NEVER
+    c["train"]["eval_every"] = _NEVER
+    c["train"]["checkpoint_every"] = 0
+    return c
+
+
+def _summary(times: list[float], statistic: str = "median") -> dict:
+    q = np.quantile(times, [0.25, 0.5, 0.75]) if times else [math.nan] * 3
+    mean = float(np.mean(times)) if times else math.nan
+    return {"s": float(q[1]) if statistic == "median" else mean, "statistic": statistic,
+            "median_s": float(q[1]), "mean_s": mean, "q25_s": float(q[0]), "q75_s": float(q[2]), "n": len(times)}
+
+
+class _Clock:
+    def __init__(self, device: torch.device):
+        self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def time(self, fn: Callable[[], object]) -> float:
+        self.sync()
+        t0 = time.perf_counter()
+        fn()
+        self.sync()
+        return time.perf_counter() - t0
+
+    def times(self, fn: Callable[[], object], calls: int, warmup: int) -> list[float]:
+        for _ in range(warmup):
+            fn()
+        return [self.time(fn) for _ in range(calls)]
+
+
+def _flops(fn: Callable[[], object]) -> tuple[float, bool]:
+    """FLOPs that FlopCounterMode counts in one call, and whether it saw an attention kernel."""
+    with FlopCounterMode(display=False) as fc:
+        fn()
+    ops = {str(k) for k in fc.get_flop_counts().get("Global", {})}
+    return float(fc.get_total_flops()), any("attention" in o for o in ops)
+
+
+def _attention_flops(cfg: dict, batch: int) -> float:
+    """Attention score and value products of one forward pass (not seen by the counter on CPU)."""
+    m = cfg["model"]
+    return 4.0 * m["n_layer"] * m["context"] * m["d_model"] * batch * m["context"]
+
+
+def _heldout_forward(tr: Trainer, step: int) -> float:
+    """One forward-only training batch, as the hybrid trainer's held-aside loss runs it."""
+    with torch.no_grad():
+        tr.model.eval()
+        x, y = tr.batches.get(step)
+        val = float(tr.forward_loss(x, y))
+        tr.model.train()
+    return val
+
+
+def _arm_of_kind(cfg: dict, kind: str) -> str | None:
+    return next((a for a, v in cfg["arms"].items() if v["kind"] == kind), None)
+
+
+def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_calls: int = 8, seed: int = 0,
+                  kinds: tuple[str, ...] | None = None, gpt: bool = True, count_flops: bool = True,
+                  say: Callable[[str], None] = log.info,
+                  inspect: Callable[[str, Trainer], None] | None = None) -> dict[str, dict]:
+    """Seconds (and FLOPs) per unit of work for ``cfg``'s model on ``cfg``'s device.
+
+    ``kinds``: predictor arm kinds to measure (default: those among ``cfg['arms']``); ``gpt``:
+    measure ``full_step`` and ``forward_batch`` (plan measures them separately at reduced batches);
+    ``inspect(what, trainer)``: called with ``("gpt", the conventional trainer)`` and ``(kind, the
+    hybrid trainer)`` after their units are measured (plan reads memory and state there).
+    Returns ``{unit: {"s", "statistic", "median_s", "mean_s", "q25_s", "q75_s", "n", "flops"}}``.
+    """
+    c = _calibration_config(cfg)
+    device = pick_device(c["device"])
+    clock = _Clock(device)
+    units: dict[str, dict] = {}
+    batch = c["train"]["batch_size"]
+    if gpt:
+        conv = Trainer(c, data, "baseline", seed)
+        t = clock.times(lambda: conv.full_step(Phase.FULL), calls, warmup)
+        units[FULL_STEP] = _summary(t)
+        s = [conv.step]
+        t = clock.times(lambda: _heldout_forward(conv, s.__setitem__(0, s[0] + 1) or s[0]), calls, warmup)
+        units[FORWARD_BATCH] = _summary(t)
+        if count_flops:
+            f, seen = _flops(lambda: conv.full_step(Phase.FULL))
+            units[FULL_STEP]["flops"] = f + (0.0 if seen else 3 * _attention_flops(c, batch))
+            f, seen = _flops(lambda: _heldout_forward(conv, 0))
+            units[FORWARD_BATCH]["flops"] = f + (0.0 if seen else _attention_flops(c, batch))
+        say(f"full step {1e3 * units[FULL_STEP]['s']:.2f} ms, forward batch {1e3 * units[FORWARD_BATCH]['s']:.2f} ms")
+        if inspect is not None:
+            inspect("gpt", conv)
+        del conv
+    wanted = kinds if kinds is not None else tuple(k for k in PREDICTOR_KINDS if _arm_of_kind(c, k))
+    searched = False
+    for kind in wanted:
+        arm = _arm_of_kind(c, kind)
+        if arm is None:
+            raise ValueError(f"no arm of kind {kind!r} in config key 'arms'")
+        tr = HybridTrainer(c, data, arm, seed)
+        units.update(_predictor_units(tr, c, clock, calls=calls, warmup=warmup, train_calls=train_calls,
+                                      count_flops=count_flops, say=say))
+        if not searched:
+            units.update(_trainer_units(tr, clock, calls=calls, warmup=warmup, count_flops=count_flops))
+            searched = True
+        if inspect is not None:
+            inspect(kind, tr)
+        del tr
+    return units
+
+
+def _updates(tr: HybridTrainer, k: int = 2) -> tuple[StepInfo, list[dict[str, torch.Tensor]]]:
+    """One real step (its gradients stay in ``p.grad``) and ``k`` update dicts: its update and
+    ``k - 1`` random ones of the same norm per tensor (distinct directions for the predictor)."""
+    before = {n: p.detach().clone() for n, p in tr.params.items()}
+    info = tr.full_step(Phase.FULL)
+    real = {n: p.detach() - before[n] for n, p in tr.params.items()}
+    del before
+    g = torch.Generator(device="cpu").manual_seed(0)
+    out = [real]
+    for _ in range(k - 1):
+        rnd = {}
+        for n, u in real.items():
+            r = torch.randn(u.shape, generator=g).to(u.device, u.dtype)
+            rnd[n] = r * (u.norm() / r.norm().clamp(min=1e-12))
+        out.append(rnd)
+    return info, out
+
+
+def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, warmup: int, train_calls: int,
+                     count_flops: bool, say: Callable[[str], None]) -> dict[str, dict]:
+    inner = tr.predictor.inner
+    name = tr.predictor.name
+    info0, updates = _updates(tr)
+    learns = getattr(getattr(inner, "model", None), "n_train_steps", getattr(inner, "train_steps", None)) is not None
+
+    def observe(i: int) -> None:
+        info = StepInfo(step=tr.step + i, phase="full", loss=info0.loss, lr=info0.lr, grad_norm=info0.grad_norm,
+                        backward=True, wall_s=0.0, tokens=0, delta_norm=0.0)
+        reason = tr.guard.check_loss(info.loss) or tr.guard.check_grad(info.grad_norm)
+        if reason is None:
+            tr.guard.record(info.loss, info.grad_norm)
+        inner.observe(tr._observation(info, updates[i % len(updates)]))
+
+    plain, training, trained = [], [], []
+    i = 0
+    cap = warmup + calls + (train_calls + 4) * 200 if learns else warmup + calls
+    while i < cap:
+        before = predictor_train_steps(inner)
+        dt = clock.time(lambda: observe(i))
+        k = predictor_train_steps(inner) - before
+        i += 1
+        if i <= warmup:
+            continue
+        if k:
+            training.append(dt)
+            trained.append(k)
+        else:
+            plain.append(dt)
+        if len(plain) >= calls and (not learns or len(training) >= train_calls):
+            break
+    if learns and len(training) < train_calls:
+        raise RuntimeError(f"predictor {name!r} ran {len(training)} optimisation calls in {i} observed steps; "
+                           f"calibration needs {train_calls}")
+    # a learning predictor's periodic work lands on some calls only: the mean; else the median
+    units = {f"observe/{name}": _summary(plain, "mean" if learns else "median")}
+    obs_s = units[f"observe/{name}"]["s"]
+    if learns:
+        per = [(dt - obs_s) / k for dt, k in zip(training, trained)]
+        units[f"predictor_train/{name}"] = _summary(per, "mean")
+        units[f"predictor_train/{name}"]["s"] = max(0.0, (sum(training) - obs_s * len(training)) / sum(trained))
+    if count_flops:  # plain calls, and for a learning predictor calls up to and including one that trains
+        fl, fk = [], []
+        for j in range(cap):
+            before = predictor_train_steps(inner)
+            f, _ = _flops(lambda: observe(i + j))
+            fl.append(f)
+            fk.append(predictor_train_steps(inner) - before)
+            if (not learns and j + 1 >= 3) or (learns and fk[-1] and j + 1 >= 3):
+                break
+        f_plain = [f for f, k in zip(fl, fk) if not k]
+        units[f"observe/{name}"]["flops"] = float(np.mean(f_plain)) if f_plain else 0.0
+        if learns:
+            extra = [(f - units[f"observe/{name}"]["flops"], k) for f, k in zip(fl, fk) if k]
+            units[f"predictor_train/{name}"]["flops"] = (sum(e for e, _ in extra) / sum(k for _, k in extra)
+                                                         if extra else 0.0)
+    Y = int(c["hybrid"]["horizon"])
+    lrs = [lr_at(tr.step + j, tr.train_cfg) for j in range(Y)]
+    t = clock.times(lambda: inner.rollout(Y, lrs, 1), calls, warmup)
+    units[f"rollout/{name}/{Y}"] = _summary(t)
+    if count_flops:
+        units[f"rollout/{name}/{Y}"]["flops"] = _flops(lambda: inner.rollout(Y, lrs, 1))[0]
+    say(f"{name}: observe {1e3 * obs_s:.2f} ms"
+        + (f", train step {1e3 * units[f'predictor_train/{name}']['s']:.1f} ms" if learns else "")
+        + f", rollout {1e3 * units[f'rollout/{name}/{Y}']['s']:.2f} ms")
+    tr._calibration_delta = inner.rollout(Y, lrs, 1).delta  # for the trainer units
+    return units
+
+
+def _trainer_units(tr: HybridTrainer, clock: _Clock, *, calls: int, warmup: int, count_flops: bool) -> dict[str, dict]:
+    """Snapshot, apply, restore and line-search trial of the hybrid trainer."""
+    delta = tr._calibration_delta
+    if all(float(d.abs().max()) == 0 for d in delta.values()):  # the skip arm: give the search work to do
+        g = torch.Generator(device="cpu").manual_seed(1)
+        delta = {n: 1e-3 * torch.randn(p.shape, generator=g).to(p.device, p.dtype) for n, p in tr.params.items()}
+    units = {}
+    t = clock.times(tr._take_snapshot, calls, warmup)
+    units[PRE_PREDICT_SNAPSHOT] = _summary(t)
+
+    def apply(sign: float = 1.0) -> None:
+        with torch.no_grad():
+            for n, p in tr.params.items():
+                p.add_(delta[n].to(device=p.device, dtype=p.dtype), alpha=sign)
+
+    ts = []
+    for _ in range(warmup + calls):
+        ts.append(clock.time(apply))
+        apply(-1.0)
+    units[APPLY_DELTA] = _summary(ts[warmup:])
+
+    def restore() -> None:  # what the guard does on a divergence (training/hybrid.py, _diverged)
+        snap = tr._snapshot
+        with torch.no_grad():
+            for n, p in tr.params.items():
+                p.copy_(snap["weights"][n])
+        for n, p in tr.params.items():
+            st = tr.optimizer.state[p]
+            st.clear()
+            st.update({k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v)
+                       for k, v in snap["optim"].get(n, {}).items()})
+
+    units[GUARD_RESTORE] = _summary(clock.times(restore, calls, warmup))
+    trials = []
+    for _ in range(warmup + max(5, calls // 3)):
+        n0 = tr.work[SEARCH_TRIAL]
+        dt = clock.time(lambda: tr.corrector.correct(tr.params, delta, lambda: 1.0, 1.0))
+        n = tr.work[SEARCH_TRIAL] - n0
+        trials.append(dt / max(n, 1))
+    units[SEARCH_TRIAL] = _summary(trials[warmup:])
+    if count_flops:
+        units[PRE_PREDICT_SNAPSHOT]["flops"] = 0.0
+        units[APPLY_DELTA]["flops"] = 0.0
+        units[GUARD_RESTORE]["flops"] = 0.0
+        units[SEARCH_TRIAL]["flops"] = 0.0
+    return units
+
+
+def calibrate(cfg: dict, data_dir: str | Path | None, out_path: str | Path, *, calls: int = 30, warmup: int = 3,
+              train_calls: int = 8) -> dict:
+    """Measure every unit the study's arms use and write ``calibration.json`` (atomically)."""
+    from ..data.prepare import TokenData
+
+    torch.set_num_threads(cfg["threads"])
+    data = TokenData(data_dir) if data_dir is not None else RandomTokens(cfg["data"]["vocab_size"], 200_000)
+    t0 = time.perf_counter()
+    units = measure_units(cfg, data, calls=calls, warmup=warmup, train_calls=train_calls)
+    device = pick_device(cfg["device"])
+    from ..model import GPT, GPTConfig
+
+    n_params = GPT(GPTConfig(vocab_size=data.vocab_size, **cfg["model"])).n_params()
+    out = {
+        "format": FORMAT,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "n_params": n_params,
+        "calls": calls,
+        "seconds": time.perf_counter() - t0,
+        "config": {k: copy.deepcopy(cfg[k]) for k in ("model", "train", "hybrid", "threads", "device")},
+        "flops_note": FLOPS_NOTE,
+        "units": units,
+    }
+    write_json(out_path, out)
+    log.info("calibration: %d units in %.1f s -> %s", len(units), out["seconds"], out_path)
+    return out
+
