@@ -90,8 +90,8 @@ def test_work_counts_what_each_run_did(runs):
             assert w[f"observe/{pred}"] == s["backward_passes"]  # the guard is off: every real step observed
             assert w.get(f"rollout/{pred}/5", 0) == s["rollouts"]
             assert w.get("apply_delta", 0) == w.get("pre_predict_snapshot", 0) == s["predict_steps"] // 5
-            trials = sum(len(v["losses"]) - 1 for e in read_events(out / arm) if e["event"] == "correction"
-                         for v in e["per_layer"].values())
+            # every evaluation of the search's loss (the scale-1 evaluation included) is one trial
+            trials = sum(e["search_evaluations"] for e in read_events(out / arm) if e["event"] == "correction")
             assert w.get("search_trial", 0) == trials
             if s["kind"] == "skip":
                 assert trials == 0  # a zero delta costs no trial
@@ -184,8 +184,36 @@ def test_calibration_file_errors_name_the_problem(tmp_path, calibration):
     bad.write_text(json.dumps({"format": FORMAT, "units": {"full_step": {"s": float("nan")}}}))
     with pytest.raises(CalibrationError, match="full_step"):
         read_calibration(bad)
-    with pytest.raises(CalibrationError, match="rollout/rssm/7"):
-        contention_free_s({"full_step": 3, "rollout/rssm/7": 1}, calibration)
+    with pytest.raises(CalibrationError, match="rollout/unknown/7"):
+        contention_free_s({"full_step": 3, "rollout/unknown/7": 1}, calibration)
+
+
+def test_rollout_lengths_the_calibration_did_not_time_are_interpolated():
+    """A rollout's cost at an untimed length: linear between the nearest timed lengths of the same
+    predictor (the skill gate forecasts Full gaps whose lengths differ by a step)."""
+    cal = {"units": {"full_step": {"s": 1.0}, "rollout/p/5": {"s": 0.5}, "rollout/p/10": {"s": 1.0},
+                     "rollout/p/20": {"s": 2.0}, "rollout/q/4": {"s": 0.3}}}
+    assert contention_free_s({"rollout/p/10": 1}, cal) == pytest.approx(1.0)  # timed: as measured
+    assert contention_free_s({"rollout/p/15": 2}, cal) == pytest.approx(3.0)  # between 10 and 20
+    assert contention_free_s({"rollout/p/30": 1}, cal) == pytest.approx(3.0)  # beyond: the nearest two
+    assert contention_free_s({"rollout/q/9": 1}, cal) == pytest.approx(0.3)  # one timed length: its cost
+    with pytest.raises(CalibrationError, match="rollout/r/5"):
+        contention_free_s({"rollout/r/5": 1}, cal)
+
+
+def test_skill_gate_work_is_counted_and_costed(tiny_data, calibration):
+    """A skill-gated hybrid run counts the reference's observations, both forecasts of every gap and
+    the gate's bookkeeping, and the calibration costs all of it."""
+    cfg = _cfg()
+    assert cfg["hybrid"]["gate"]["reference"] == "ema_of_deltas"
+    s = make_trainer(cfg, TokenData(tiny_data), "hyb", 0, []).run()
+    w = s["work"]
+    assert w["observe/reference_ema"] == s["backward_passes"]
+    assert w["skill_check"] >= 1
+    gaps = sum(v for k, v in w.items() if k.startswith("rollout/reference_ema/"))
+    assert gaps == w["skill_check"]
+    assert "skill_check" in calibration["units"] and "observe/reference_ema" in calibration["units"]
+    assert contention_free_s(w, calibration) > contention_free_s({"full_step": w["full_step"]}, calibration)
 
 
 def _fake_run(folder: Path, arm: str, wall: float, work: dict, evals: list[tuple[int, float, dict]], final: float):
@@ -259,8 +287,8 @@ def test_snapshots_only_for_the_arms_an_experiment_reads(tiny_data, tmp_path):
 
 
 def test_the_plans_disk_model_matches_a_run_folder(tiny_data, tmp_path):
-    cfg = _cfg(snapshot_arms=["baseline", "hyb"])
-    for arm in ("baseline", "hyb"):
+    cfg = _cfg(snapshot_arms=["baseline", "rep"])
+    for arm in ("baseline", "rep"):  # arms that run their nominal schedule (a tiny RSSM would be gated)
         run_training(cfg, tiny_data, arm, 0, tmp_path / arm)
         est = run_disk(cfg, arm)
         snap = sum(p.stat().st_size for p in list_snapshots(tmp_path / arm / "snapshots").values())

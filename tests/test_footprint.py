@@ -78,10 +78,7 @@ def _counts(kind: str, d_model: int) -> tuple[int, dict, dict]:
 
 
 @pytest.mark.parametrize("kind", [
-    pytest.param("hybrid", marks=pytest.mark.xfail(
-        strict=True, reason="the RSSM's direction basis holds about 50 N here; the redesign on branch rssm "
-                            "(issue 14) holds 8 N plus its fixed parts (8.006 N at paper scale when this was "
-                            "written): remove this mark when the merged RSSM passes")),
+    "hybrid",
     "skip",
     "repeat",
 ])

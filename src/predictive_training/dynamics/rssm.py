@@ -62,8 +62,9 @@ Predicting 0.5M numbers per step from a 64-dimensional state is neither cheap no
 directions made from the updates seen during full training: an EMA of the updates (direction 0)
 and the sums of the last ``B - 1`` windows of ``basis_window`` consecutive updates, orthonormalised
 by Gram-Schmidt (in that order, so the EMA direction is kept exactly). The basis is stored
-as its source vectors plus small per-tensor combination matrices, in ``(B + 2) N`` numbers (8 N
-at ``B = 6``; the persistent-state bound of the paper-scale issue), and each observed update is
+as its source vectors plus small per-tensor combination matrices, in ``(B + 2) N`` numbers (7 N
+at the default ``B = 5``: with the network and the replay, about 0.006 N at paper scale, the whole
+state stays within the 8 N bound of the paper-scale issue; at ``B = 6`` it would be 8.006 N), and each observed update is
 projected on the basis in force when it arrives (inner products, the rows being orthonormal; no
 buffer of recent updates). Those coefficients, divided by the learning rate of the step
 (``delta_per_lr``; Adam-like updates scale with the learning rate, so the schedule is handled by
@@ -229,7 +230,7 @@ class RSSMConfig:
     deter_dim: int = 64          # GRU state size
     stoch_dim: int = 16          # stochastic latent size
     hidden: int = 64             # MLP width
-    basis_size: int = 6          # directions per parameter tensor (B)
+    basis_size: int = 5          # directions per parameter tensor (B): (B + 2) N + fixed parts <= 8 N
     basis_window: int = 25       # updates summed into one stored direction; basis refresh period
     ema_beta: float = 0.9        # EMA factor of the update direction (direction 0)
     replay_size: int = 1024      # steps kept for online training

@@ -57,6 +57,25 @@ def read_calibration(path: str | Path) -> dict:
     return cal
 
 
+def _rollout_value(name: str, units: Mapping, field: str) -> float | None:
+    """A ``rollout/<p>/<L>`` unit the calibration did not time: linear in ``L`` between the two
+    nearest timed lengths of the same predictor (the nearest two on one side beyond the range; the
+    one timed length if there is only one). None if ``name`` is no rollout unit or ``p`` has none."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != "rollout" or not parts[2].isdigit():
+        return None
+    pts = sorted((int(k.split("/")[2]), u.get(field)) for k, u in units.items()
+                 if k.startswith(f"rollout/{parts[1]}/") and k.split("/")[2].isdigit())
+    if not pts or any(v is None for _, v in pts):
+        return None
+    x = int(parts[2])
+    if len(pts) == 1:
+        return float(pts[0][1])
+    near = sorted(pts, key=lambda p: (abs(p[0] - x), p[0]))[:2]
+    (x0, y0), (x1, y1) = sorted(near)
+    return max(0.0, float(y0) + (float(y1) - float(y0)) * (x - x0) / (x1 - x0))
+
+
 def _dot(work: Mapping[str, int], calibration: Mapping, field: str) -> float:
     units = calibration["units"]
     total = 0.0
@@ -64,6 +83,10 @@ def _dot(work: Mapping[str, int], calibration: Mapping, field: str) -> float:
         if not count:
             continue
         if name not in units:
+            value = _rollout_value(name, units, field)
+            if value is not None:
+                total += float(count) * value
+                continue
             raise CalibrationError(
                 f"the calibration has no unit {name!r} (it measured {', '.join(sorted(units))}); "
                 "rerun the calibrate rule for this study's arms"

@@ -11,7 +11,10 @@ code, ``config.threads`` torch threads as training uses:
   predictor the MEAN over the calls that run no optimisation, because its periodic work lands on
   some calls only, else the median), ``predictor_train/<p>`` (the extra seconds of the calls that
   optimise, per optimisation step: total over those calls minus their observe share, divided by
-  their optimisation steps), ``rollout/<p>/<Y>`` (median);
+  their optimisation steps), ``rollout/<p>/<L>`` (median) at the lengths the plans use
+  (:func:`rollout_lengths`);
+- for skill-gated hybrid arms: the reference's ``observe/reference_<r>`` and
+  ``rollout/reference_<r>/<L>``, and ``skill_check`` (the gate's bookkeeping of one gap), medians;
 - ``pre_predict_snapshot``, ``apply_delta``, ``guard_restore`` (medians), ``search_trial`` (the
   line search's seconds per candidate, its loss replaced by a constant: the forward batches are
   ``forward_batch``).
@@ -43,14 +46,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..io import write_json
 from ..records.costs import FORMAT
-from .hybrid import HybridTrainer
+from .hybrid import HybridTrainer, _plan
 from .loop import Phase, StepInfo, Trainer, lr_at, pick_device
 from .work import (APPLY_DELTA, FORWARD_BATCH, FULL_STEP, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL,
-                   predictor_train_steps)
+                   SKILL_CHECK, predictor_train_steps)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RandomTokens", "measure_units", "calibrate", "PREDICTOR_KINDS", "FLOPS_NOTE"]
+__all__ = ["RandomTokens", "measure_units", "calibrate", "rollout_lengths", "PREDICTOR_KINDS", "FLOPS_NOTE"]
 
 PREDICTOR_KINDS = ("hybrid", "skip", "repeat")  # arm kinds with a predictor (and its units)
 _NEVER = 10**9  # a step count no calibration reaches: no periodic evaluation, no budget end
@@ -176,7 +179,7 @@ def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_ca
             raise ValueError(f"no arm of kind {kind!r} in config key 'arms'")
         tr = HybridTrainer(c, data, arm, seed)
         units.update(_predictor_units(tr, c, clock, calls=calls, warmup=warmup, train_calls=train_calls,
-                                      count_flops=count_flops, say=say))
+                                      count_flops=count_flops, say=say, lengths=rollout_lengths(cfg, kind)))
         if not searched:
             units.update(_trainer_units(tr, clock, calls=calls, warmup=warmup, count_flops=count_flops))
             searched = True
@@ -205,7 +208,7 @@ def _updates(tr: HybridTrainer, k: int = 2) -> tuple[StepInfo, list[dict[str, to
 
 
 def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, warmup: int, train_calls: int,
-                     count_flops: bool, say: Callable[[str], None]) -> dict[str, dict]:
+                     count_flops: bool, say: Callable[[str], None], lengths: list[int]) -> dict[str, dict]:
     inner = tr.predictor.inner
     name = tr.predictor.name
     info0, updates = _updates(tr)
@@ -262,15 +265,73 @@ def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, w
             units[f"predictor_train/{name}"]["flops"] = (sum(e for e, _ in extra) / sum(k for _, k in extra)
                                                          if extra else 0.0)
     Y = int(c["hybrid"]["horizon"])
-    lrs = [lr_at(tr.step + j, tr.train_cfg) for j in range(Y)]
-    t = clock.times(lambda: inner.rollout(Y, lrs, 1), calls, warmup)
-    units[f"rollout/{name}/{Y}"] = _summary(t)
-    if count_flops:
-        units[f"rollout/{name}/{Y}"]["flops"] = _flops(lambda: inner.rollout(Y, lrs, 1))[0]
+    units.update(_rollout_units(inner, name, lengths, tr, clock, calls=calls, warmup=warmup,
+                                count_flops=count_flops))
     say(f"{name}: observe {1e3 * obs_s:.2f} ms"
         + (f", train step {1e3 * units[f'predictor_train/{name}']['s']:.1f} ms" if learns else "")
         + f", rollout {1e3 * units[f'rollout/{name}/{Y}']['s']:.2f} ms")
+    lrs = [lr_at(tr.step + j, tr.train_cfg) for j in range(Y)]
     tr._calibration_delta = inner.rollout(Y, lrs, 1).delta  # for the trainer units
+    if tr.reference is not None:  # the skill gate: its reference and its bookkeeping per Full gap
+        units.update(_skill_units(tr, info0, updates, lengths, clock, calls=calls, warmup=warmup,
+                                  count_flops=count_flops))
+    return units
+
+
+def rollout_lengths(cfg: dict, kind: str) -> list[int]:
+    """The rollout lengths the arms of ``kind`` use: ``hybrid.horizon`` (the Predict phases) and,
+    for skill-gated arms, the shortest and longest Full gap of their plans (the gate's forecasts).
+    Other lengths are interpolated from these (``records/costs.py``)."""
+    out = {int(cfg["hybrid"]["horizon"])}
+    gated = kind == "hybrid" and cfg["hybrid"]["gate"]["reference"] != "none"
+    for arm, a in cfg["arms"].items():
+        if a["kind"] != kind or not gated:
+            continue
+        plan = _plan(cfg, arm)
+        gaps = [plan.full_len(k) for k in range(plan.cycles + 1)]
+        out.update(g for g in (min(gaps), max(gaps)) if g >= 1)
+    return sorted(out)
+
+
+def _rollout_units(pred, name: str, lengths: list[int], tr: HybridTrainer, clock: _Clock, *, calls: int,
+                   warmup: int, count_flops: bool) -> dict[str, dict]:
+    units = {}
+    for L in lengths:
+        lrs = [lr_at(tr.step + j, tr.train_cfg) for j in range(L)]
+        units[f"rollout/{name}/{L}"] = _summary(clock.times(lambda: pred.rollout(L, lrs, 1), calls, warmup))
+        if count_flops:
+            units[f"rollout/{name}/{L}"]["flops"] = _flops(lambda: pred.rollout(L, lrs, 1))[0]
+    return units
+
+
+def _skill_units(tr: HybridTrainer, info0: StepInfo, updates: list[dict], lengths: list[int], clock: _Clock, *, calls: int,
+                 warmup: int, count_flops: bool) -> dict[str, dict]:
+    """``observe/reference_<r>`` (the reference's observe of a prepared observation),
+    ``rollout/reference_<r>/<L>`` and ``skill_check`` (the gate's begin and end of one gap, the two
+    forecasts given)."""
+    ref, name = tr.reference.inner, tr.reference.unit_name
+    obs = [tr._observation(info0, u) for u in updates]
+    i = [0]
+
+    def observe() -> None:
+        ref.observe(obs[i[0] % len(obs)])
+        i[0] += 1
+
+    units = {f"observe/{name}": _summary(clock.times(observe, calls, warmup))}
+    units.update(_rollout_units(ref, name, lengths, tr, clock, calls=calls, warmup=warmup, count_flops=count_flops))
+    weights = {n: p.detach() for n, p in tr.params.items()}
+    delta = tr._calibration_delta
+
+    def check() -> None:
+        tr.skill.begin(0, 0, 1, weights, delta, delta)
+        tr.skill.end(1, weights)
+
+    units[SKILL_CHECK] = _summary(clock.times(check, calls, warmup))
+    tr.skill.last = None
+    tr.skill.cycle = None
+    if count_flops:
+        units[f"observe/{name}"]["flops"] = 0.0
+        units[SKILL_CHECK]["flops"] = 0.0
     return units
 
 

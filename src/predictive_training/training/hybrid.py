@@ -28,7 +28,7 @@ from .gate import SkillGate
 from .guard import DivergenceGuard
 from .loop import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
 from .position import Correcting, Position
-from .work import APPLY_DELTA, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, CountingCorrector, CountingPredictor
+from .work import APPLY_DELTA, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, SKILL_CHECK, CountingCorrector, CountingPredictor
 
 __all__ = [
     "HybridTrainer",
@@ -85,8 +85,9 @@ class HybridTrainer(Trainer):
         self.reference: Predictor | None = None
         if self.kind == "hybrid" and gc["reference"] != "none":
             self.skill = SkillGate(gc["statistic"], gc["reference"], gc["margin"])
-            self.reference = (EmaDeltaPredictor(1.0 - float(gc["ema_alpha"])) if gc["reference"] == "ema_of_deltas"
-                              else ZeroPredictor(self.params))
+            ref = (EmaDeltaPredictor(1.0 - float(gc["ema_alpha"])) if gc["reference"] == "ema_of_deltas"
+                   else ZeroPredictor(self.params))
+            self.reference = CountingPredictor(ref, self.work, prefix="reference_")
         self.gate_block_reasons: dict[str, int] = {}
         self._phase: Phase | None = None
         self._position: Position | None = None  # where the phase machine stands (checkpoints)
@@ -257,6 +258,7 @@ class HybridTrainer(Trainer):
         ref = (self.reference.rollout(F, lrs, seed=seed).delta if self.reference.ready()
                else {n: torch.zeros_like(p) for n, p in self.params.items()})
         self.skill.begin(self.cycle, start, F, {n: p.detach() for n, p in self.params.items()}, pred, ref)
+        self.work[SKILL_CHECK] += 1  # begin and end of one gap; the two rollouts count themselves
         dt = time.perf_counter() - t0
         self.overhead_s["skill_check"] += dt
         self.wall_s += dt

@@ -49,7 +49,7 @@ from ..model import GPT, GPTConfig
 from ..phase_plan import PhasePlan
 from .calibrate import PREDICTOR_KINDS, RandomTokens, measure_units
 from .loop import Phase, StepInfo, pick_device
-from .work import APPLY_DELTA, FORWARD_BATCH, FULL_STEP, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL
+from .work import APPLY_DELTA, FORWARD_BATCH, FULL_STEP, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL, SKILL_CHECK
 
 __all__ = ["nominal_work", "run_disk", "plan", "format_plan", "settle", "RUN_FOLDER_BUDGET", "PEAK_DISK_BUDGET",
            "PREDICTOR_OF_KIND"]
@@ -87,15 +87,23 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
         return {FULL_STEP: p.backward_passes}
     pred = PREDICTOR_OF_KIND[kind]
     n, Y, full = p.cycles, p.horizon, p.backward_passes
-    nb = min(int(h["corrector"]["batches"]), Y)
-    aside_differs = Y != nb  # the search's own reference loss is measured when its batches differ from the probe's
+    n_probe = min(int(h["corrector"]["probe_batches"]), Y)  # the held-aside loss after Predict (the guard's)
+    n_search = int(h["corrector"]["batches"])  # every evaluation of the line search runs these batches
     scales = sorted(set(float(s) for s in h["corrector"]["scales"]) - {1.0})
     trials = len(scales) if h["corrector"]["trials"] is None else min(int(h["corrector"]["trials"]), len(scales))
     groups = len(layer_groups(list(_model_shapes(cfg))))
-    search = 0 if kind == "skip" else trials * groups  # a zero delta costs no trial
-    per_cycle_fwd = nb * (2 + int(aside_differs) + search)
-    work = {FULL_STEP: full, FORWARD_BATCH: n * per_cycle_fwd, f"observe/{pred}": full,
+    # the search's evaluations: the scale-1 loss and one per candidate; a zero delta (skip) costs none
+    search = 0 if kind == "skip" else 1 + trials * groups
+    work = {FULL_STEP: full, FORWARD_BATCH: n * (n_probe + n_search * search), f"observe/{pred}": full,
             f"rollout/{pred}/{Y}": n, PRE_PREDICT_SNAPSHOT: n, APPLY_DELTA: n, SEARCH_TRIAL: n * search}
+    if kind == "hybrid" and h["gate"]["reference"] != "none":  # the skill gate: both forecasts of every gap
+        ref = "reference_" + ("ema" if h["gate"]["reference"] == "ema_of_deltas" else "skip")
+        work[f"observe/{ref}"] = full
+        work[SKILL_CHECK] = n
+        for k in range(n):
+            F = p.full_len(k)
+            for who in (pred, ref):
+                work[f"rollout/{who}/{F}"] = work.get(f"rollout/{who}/{F}", 0) + 1
     if pred == "rssm":  # optimisation on the grid of observed steps, once the replay holds a window
         r = RSSMConfig.from_dict({**(h.get("rssm") or {}), "seed": 0})
         runs = sum(1 for m in range(r.update_every, full + 1, r.update_every) if m >= r.window)

@@ -34,6 +34,18 @@ cumulative):
     ``forward_batch``).
 ``guard_restore``
     restoring the pre-Predict weights and AdamW state after a divergence.
+``observe/reference_<name>``, ``rollout/reference_<name>/<F>``
+    the skill gate's reference predictor (``hybrid.gate.reference``: ``reference_ema`` for
+    ``ema_of_deltas``, ``reference_skip`` for ``zero``) observing a real step (the observation is
+    already prepared) and forecasting a Full gap of ``F`` steps; the predictor's own forecast of
+    the gap counts as ``rollout/<predictor>/<F>``.
+``skill_check``
+    the skill gate's bookkeeping of one Full gap: the copy of the weights at its start and the
+    scoring of both forecasts against the real delta at its end (``training/gate.py``).
+
+Rollout units are measured at the lengths a study's plans use (``calibrate``); a length the
+calibration did not time is interpolated linearly in the length between the nearest timed
+lengths of the same predictor (``records/costs.py``).
 
 Measurement is not training work and is neither counted nor inside ``wall_s``: periodic
 validation, weight snapshots, gradient and tensor-norm records, shadow predictors (observers
@@ -50,7 +62,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Sequence
 
-__all__ = ["FULL_STEP", "FORWARD_BATCH", "PRE_PREDICT_SNAPSHOT", "APPLY_DELTA", "SEARCH_TRIAL", "GUARD_RESTORE",
+__all__ = ["FULL_STEP", "FORWARD_BATCH", "PRE_PREDICT_SNAPSHOT", "APPLY_DELTA", "SEARCH_TRIAL", "GUARD_RESTORE", "SKILL_CHECK",
            "CountingPredictor", "CountingCorrector", "predictor_train_steps"]
 
 FULL_STEP = "full_step"
@@ -59,6 +71,7 @@ PRE_PREDICT_SNAPSHOT = "pre_predict_snapshot"
 APPLY_DELTA = "apply_delta"
 SEARCH_TRIAL = "search_trial"
 GUARD_RESTORE = "guard_restore"
+SKILL_CHECK = "skill_check"
 
 
 def predictor_train_steps(predictor) -> int:
@@ -77,27 +90,33 @@ class CountingPredictor:
     passed through; ``inner`` is the wrapped predictor.
     """
 
-    def __init__(self, inner, work: collections.Counter):
-        self.inner, self.work = inner, work
+    def __init__(self, inner, work: collections.Counter, prefix: str = ""):
+        self.inner, self.work, self.prefix = inner, work, prefix
 
     @property
     def name(self) -> str:
         return self.inner.name
 
+    @property
+    def unit_name(self) -> str:
+        """The predictor's name in unit names (``prefix`` + name; the skill gate's reference:
+        ``reference_``)."""
+        return self.prefix + self.inner.name
+
     def observe(self, obs) -> None:
         before = predictor_train_steps(self.inner)
         self.inner.observe(obs)
-        self.work[f"observe/{self.inner.name}"] += 1
+        self.work[f"observe/{self.unit_name}"] += 1
         trained = predictor_train_steps(self.inner) - before
         if trained:
-            self.work[f"predictor_train/{self.inner.name}"] += trained
+            self.work[f"predictor_train/{self.unit_name}"] += trained
 
     def ready(self) -> bool:
         return self.inner.ready()
 
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int):
         out = self.inner.rollout(horizon, lrs, seed)
-        self.work[f"rollout/{self.inner.name}/{int(horizon)}"] += 1
+        self.work[f"rollout/{self.unit_name}/{int(horizon)}"] += 1
         return out
 
     def state_dict(self) -> dict:
@@ -107,7 +126,7 @@ class CountingPredictor:
         self.inner.load_state_dict(state)
 
     def __getattr__(self, attr):  # only called for attributes not found on the wrapper
-        if attr in ("inner", "work"):
+        if attr in ("inner", "work", "prefix"):
             raise AttributeError(attr)
         return getattr(self.inner, attr)
 
