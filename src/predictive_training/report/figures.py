@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..analysis.shadow import summarise  # noqa: E402
+from ..analysis.shadow import FIELD, summarise  # noqa: E402
 from ..records.jsonl import read_metrics  # noqa: E402
 from ..records.summary import runs_table  # noqa: E402
 
@@ -206,7 +206,8 @@ def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None
         color = "#d62728" if name == "rssm" else (_SPAN_COLORS[i % 2] if span else _OTHER_COLORS[i % len(_OTHER_COLORS)])
         off = (i - len(preds) / 2) * 0.012  # dodge the error bars (log x axis)
         x = ys * (1 + off)
-        ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], color=color, marker="o", ms=4, capsize=3,
+        ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], color=color, marker="s" if name in FIELD else "o",
+                    ms=4, capsize=3,
                     ls="--" if span else "-", lw=2 if name == "rssm" else 1.3,
                     label=f"{name} (span oracle)" if span else name)
         srch = [c for c in cells if c.get("progress_search") is not None]
@@ -237,7 +238,9 @@ def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None
             "bootstrap intervals over origins and seeds. 1 = the prediction did the real steps' work, 0 = nothing. "
             "Dashed: the span oracle (the real delta projected on the span of the last m updates, in hindsight: the "
             "best approximation, in cosine and L2, of any predictor that combines those updates). Open diamonds: after "
-            "the corrector's per-layer-group scale search (scales chosen on other held-out batches). Dotted vertical "
+            "the corrector's per-layer-group scale search (scales chosen on other held-out batches). Squares: the "
+            "field's predictors (verified extrapolation, DMD, the nowcaster and the pretrained RSSM, the last two "
+            "trained on the other seeds and scored on a replay of each baseline). Dotted vertical "
             "line: the hybrid arms' horizon. The axis is symmetric-log beyond +-1.",
             "Shadow mode")
 
