@@ -30,6 +30,7 @@ from predictive_training.dynamics.dmd import DMDPredictor, dmd_coefficients
 from predictive_training.dynamics.nowcaster import (NowcasterConfig, NowcasterPredictor, save_nowcaster,
                                                     train_for_seed, train_leave_one_out)
 from predictive_training.dynamics.protocol import Observation, PredictedPhase, verifies
+from predictive_training.dynamics.rssm import RSSMPredictor
 from predictive_training.dynamics.rssm_pretrain import PretrainedRSSMPredictor, pretrain_for_seed
 from predictive_training.dynamics.verified import VerifiedExtrapolation
 from predictive_training.io import read_jsonl
@@ -409,6 +410,20 @@ def test_no_model_of_a_seed_trains_on_that_seed(loso, tiny_data, tmp_path):
         NowcasterPredictor.load(files["nowcaster"], tr.params, 1)
     with pytest.raises(ValueError, match="leave-one-seed-out"):
         PretrainedRSSMPredictor(tr.model, cfg["hybrid"]["rssm"], 1, files["rssm_pretrained"])
+
+
+def test_the_pretrained_rssm_carries_the_network_not_the_runtime(loso, tiny_data):
+    cfg, root, files = loso
+    obj = torch.load(files["rssm_pretrained"], weights_only=True)
+    assert obj["info"]["optimisation_steps"] > 0 and not any(k.endswith("_extra_state") for k in obj["state"])
+    tr = make_trainer(cfg, TokenData(tiny_data), "baseline", 0, [])
+    p = PretrainedRSSMPredictor(tr.model, cfg["hybrid"]["rssm"], 0, files["rssm_pretrained"])
+    fresh = RSSMPredictor(tr.model, cfg["hybrid"]["rssm"], 0).model.state_dict()
+    got = p.model.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in obj["state"].items())
+    assert any(not torch.equal(got[k], fresh[k]) for k in obj["state"] if k.startswith("gru."))
+    assert float(got["obs_count"]) > 0  # the normaliser saw the other seed's stream
+    assert p.model.n_observed == 0 and p.model.replay.size == 0 and p.model.basis.is_empty and not p.ready()
 
 
 def test_the_workflow_never_feeds_a_seed_its_own_baseline():

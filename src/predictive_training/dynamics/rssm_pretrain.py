@@ -13,9 +13,9 @@ it on the streams of the OTHER seeds (it refuses a stream of seed ``k``):
   with the current weights, and trained for ``iters_per_epoch`` optimisation steps (default: the
   stream's length over the BPTT window, as the offline fit does) on windows drawn within it (a
   window never spans two seeds);
-- then the runtime state is reset (empty replay and direction basis, fresh filtered state, a fresh
-  Adam optimiser, the online counters at 0): what carries over is the network (GRU, prior,
-  posterior, every head) and the normalisers.
+- what is saved, and carries over, is the network (GRU, prior, posterior, every head) and the
+  buffers (feature normaliser, coefficient statistics); the online model keeps its own runtime state
+  (empty replay and direction basis, fresh filtered state, generators, Adam optimiser, counters at 0).
 
 Online (:class:`PretrainedRSSMPredictor`, arm kind and shadow predictor ``rssm_pretrained``) it
 observes and trains exactly as the ``rssm`` predictor does, from that start. Its direction basis is
@@ -115,11 +115,13 @@ def pretrain_leave_one_out(streams: Sequence[tuple[dict[str, np.ndarray], Mappin
             log.info("pretrained RSSM for seed %d: epoch %d/%d, total loss %.4f", held_out_seed, epoch + 1,
                      int(epochs), history[-1].get("total", float("nan")))
     n_trained = model.n_train_steps
-    model._reset_runtime(cfg.replay_size)  # empty replay, fresh filtered state and generators, counters 0
-    model.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # what carries over: the network's weights and the buffers (normalisers, coefficient statistics);
+    # not the runtime ("extra") state, so the online model starts with its own empty replay and
+    # basis, fresh filtered state, generators, Adam and counters (and the file stays small)
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("_extra_state")}
     info = {"train_s": time.perf_counter() - t0, "optimisation_steps": int(n_trained), "epochs": int(epochs),
             "stream_steps": {int(m["seed"]): int(a["obs"].shape[0]) for a, m in streams}, "history": history}
-    return {"state": model.state_dict(), "config": asdict(cfg), "held_out_seed": int(held_out_seed),
+    return {"state": state, "config": asdict(cfg), "held_out_seed": int(held_out_seed),
             "trained_on_seeds": sorted(seeds), "param_names": list(names), "param_shapes": dict(shapes),
             "info": info}
 
@@ -160,7 +162,7 @@ class PretrainedRSSMPredictor(RSSMPredictor):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: the workflow's train_rssm_pretrained rule makes it")
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
         if int(obj["held_out_seed"]) != int(seed) or int(seed) in [int(s) for s in obj["trained_on_seeds"]]:
             raise ValueError(f"{path}: pretrained for seed {obj['held_out_seed']} on seeds {obj['trained_on_seeds']}; "
                              f"it cannot be applied to seed {seed} (leave-one-seed-out)")
@@ -168,5 +170,8 @@ class PretrainedRSSMPredictor(RSSMPredictor):
             raise ValueError(f"{path}: pretrained with another hybrid.rssm than this run's")
         if obj["param_names"] != self.names:
             raise ValueError(f"{path}: pretrained on a model with other parameters than this run's")
-        self.model.load_state_dict(obj["state"])
+        missing, unexpected = self.model.load_state_dict(obj["state"], strict=False)
+        if unexpected or any(not k.endswith("_extra_state") for k in missing):
+            raise ValueError(f"{path}: not a pretrained RSSM of this configuration (missing {missing}, "
+                             f"unexpected {unexpected})")
         self.pretrained_on = list(obj["trained_on_seeds"])
