@@ -556,3 +556,18 @@ def test_bad_field_config_names_the_key(over, key):
             raw[k] = v
     with pytest.raises(config_mod.ConfigError, match=re.escape(key)):
         config_mod.validate(raw)
+
+
+def test_an_arm_has_its_own_horizon(tiny_data, tmp_path):
+    """arms.<name>.horizon: the field's arms join the frontier at the Y their shadow results favour."""
+    cfg = _cfg(arms={"baseline": {"kind": "conventional"},
+                     "dmd_y10": {"kind": "dmd", "prediction_ratio": 0.25, "horizon": 10}},
+               record={"shadow": {"arms": []}})
+    s = run_training(cfg, tiny_data, "dmd_y10", 0, tmp_path / "d", record=False)
+    rows = read_jsonl(tmp_path / "d" / "metrics.jsonl")
+    phases = "".join("p" if r["phase"] == "predict" else "." for r in rows)
+    assert s["plan"]["horizon"] == 10 and re.findall("p+", phases) == ["p" * 10]
+    with pytest.raises(config_mod.ConfigError, match="arms.baseline.horizon"):
+        _cfg(arms={"baseline": {"kind": "conventional", "horizon": 10}})
+    with pytest.raises(config_mod.ConfigError, match="arms.d.horizon"):
+        _cfg(arms={"baseline": {"kind": "conventional"}, "d": {"kind": "dmd", "prediction_ratio": 0.5, "horizon": 36}})

@@ -181,12 +181,15 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
     hybrid = cfg["hybrid"]
     for name, arm in cfg["arms"].items():
         if arm["kind"] == "conventional":
+            if "horizon" in arm:
+                raise ConfigError(f"config key 'arms.{name}.horizon': a conventional arm has no Predict phases")
             continue
         try:  # the arm's phase plan must fit in the step budget
-            PhasePlan(arm["prediction_ratio"], hybrid["horizon"], hybrid["correct_steps"], train["steps"],
+            PhasePlan(arm["prediction_ratio"], arm_horizon(cfg, name), hybrid["correct_steps"], train["steps"],
                       train["warmup_steps"])
         except ValueError as exc:
-            raise ConfigError(f"config key 'arms.{name}.prediction_ratio': {exc}") from exc
+            key = "horizon" if "horizon" in arm else "prediction_ratio"
+            raise ConfigError(f"config key 'arms.{name}.{key}': {exc}") from exc
     _check_shadow(cfg)
     _check_predictors(cfg)
 
@@ -212,12 +215,15 @@ def loso_needed(cfg: dict) -> list[str]:
     return [p for p in LEAVE_ONE_SEED_OUT if p in kinds]
 
 
+def arm_horizon(cfg: dict, arm: str) -> int:
+    """``Y`` of a predicted arm: ``arms.<arm>.horizon``, else ``hybrid.horizon``."""
+    return int(cfg["arms"][arm].get("horizon", cfg["hybrid"]["horizon"]))
+
+
 def nowcaster_horizons(cfg: dict) -> list[int]:
-    """The horizons the nowcaster is trained for: ``hybrid.horizon`` if an arm uses it, and the shadow
+    """The horizons the nowcaster is trained for: the horizon of every nowcaster arm, and the shadow
     horizons if the baseline's shadows include it."""
-    ys = set()
-    if any(a["kind"] == "nowcaster" for a in cfg["arms"].values()):
-        ys.add(int(cfg["hybrid"]["horizon"]))
+    ys = {arm_horizon(cfg, n) for n, a in cfg["arms"].items() if a["kind"] == "nowcaster"}
     if "nowcaster" in loso_shadow(cfg):
         ys.update(int(y) for y in cfg["record"]["shadow"]["horizons"])
     return sorted(ys)
@@ -233,9 +239,9 @@ def _check_predictors(cfg: dict) -> None:
     stride = int(cfg["hybrid"]["nowcaster"]["stride"])
     for y in nowcaster_horizons(cfg):
         if y % stride:
-            key = "hybrid.horizon" if y == cfg["hybrid"]["horizon"] and any(
-                a["kind"] == "nowcaster" for a in cfg["arms"].values()) else "record.shadow.horizons"
-            raise ConfigError(f"config key 'hybrid.nowcaster.stride': {stride} does not divide {key} {y} "
+            arms = [n for n, a in cfg["arms"].items() if a["kind"] == "nowcaster" and arm_horizon(cfg, n) == y]
+            key = f"the horizon of arm {arms[0]}" if arms else "record.shadow.horizons"
+            raise ConfigError(f"config key 'hybrid.nowcaster.stride': {stride} does not divide {key} ({y}) "
                               "(the nowcaster predicts whole windows)")
     if "rssm_pretrained" in needed:
         s = cfg["record"]["shadow"]

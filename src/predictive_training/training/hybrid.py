@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..config import arm_horizon
 from ..data.prepare import TokenData
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
 from ..dynamics.dmd import DMDPredictor
@@ -580,7 +581,7 @@ def _plan(cfg: Mapping, arm: str) -> PhasePlan:
     """The nominal plan of arm ``arm`` (a ValueError names ``arms.<arm>.prediction_ratio``)."""
     h, tc = cfg["hybrid"], cfg["train"]
     try:
-        return PhasePlan(float(cfg["arms"][arm]["prediction_ratio"]), int(h["horizon"]), int(h["correct_steps"]),
+        return PhasePlan(float(cfg["arms"][arm]["prediction_ratio"]), arm_horizon(cfg, arm), int(h["correct_steps"]),
                          int(tc["steps"]), int(tc["warmup_steps"]))
     except ValueError as exc:
         raise ValueError(f"config key 'arms.{arm}.prediction_ratio': {exc}") from exc
