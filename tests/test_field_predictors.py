@@ -571,3 +571,15 @@ def test_an_arm_has_its_own_horizon(tiny_data, tmp_path):
         _cfg(arms={"baseline": {"kind": "conventional", "horizon": 10}})
     with pytest.raises(config_mod.ConfigError, match="arms.d.horizon"):
         _cfg(arms={"baseline": {"kind": "conventional"}, "d": {"kind": "dmd", "prediction_ratio": 0.5, "horizon": 36}})
+
+
+def test_the_frontier_declares_the_fields_arms():
+    """config/frontier.yaml is a valid study whose marked block runs every field predictor at r = 0.5
+    (each at its declared Y), with the models they need planned per seed."""
+    text = (ROOT / "config/frontier.yaml").read_text()
+    block = text[text.index("BEGIN issue 17"):text.index("END issue 17")]
+    cfg = config_mod.load(ROOT / "config/frontier.yaml")
+    mine = {n: a for n, a in cfg["arms"].items() if re.search(rf"^\s+{n}:", block, re.M)}
+    assert sorted(a["kind"] for a in mine.values()) == sorted(KINDS)
+    assert all(a["prediction_ratio"] == 0.5 and "horizon" in a for a in mine.values())
+    assert config_mod.loso_needed(cfg) == ["nowcaster", "rssm_pretrained"]
