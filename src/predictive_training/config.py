@@ -190,13 +190,74 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
         )
     for name, arm in cfg["arms"].items():
         if arm["kind"] == "conventional":
+            if "horizon" in arm:
+                raise ConfigError(f"config key 'arms.{name}.horizon': a conventional arm has no Predict phases")
             continue
         try:  # the arm's phase plan must fit in the step budget
-            PhasePlan(arm["prediction_ratio"], hybrid["horizon"], hybrid["correct_steps"], train["steps"],
+            PhasePlan(arm["prediction_ratio"], arm_horizon(cfg, name), hybrid["correct_steps"], train["steps"],
                       train["warmup_steps"])
         except ValueError as exc:
-            raise ConfigError(f"config key 'arms.{name}.prediction_ratio': {exc}") from exc
+            key = "horizon" if "horizon" in arm else "prediction_ratio"
+            raise ConfigError(f"config key 'arms.{name}.{key}': {exc}") from exc
     _check_shadow(cfg)
+    _check_predictors(cfg)
+
+
+#: Predictors (arm kinds and shadow predictors) trained on the OTHER seeds' baseline runs: each seed
+#: gets its own model (workflow rules train_nowcaster, train_rssm_pretrained); their shadow scores
+#: come from a replay of the baseline (rule shadow_replay), since a seed's baseline cannot wait for
+#: models that need the other seeds' baselines.
+LEAVE_ONE_SEED_OUT = ("nowcaster", "rssm_pretrained")
+
+
+def loso_shadow(cfg: dict) -> list[str]:
+    """The leave-one-seed-out predictors among the baseline's shadow predictors (scored on a replay)."""
+    s = cfg["record"]["shadow"]
+    if "baseline" not in s["arms"]:
+        return []
+    return [p for p in s["predictors"] if p in LEAVE_ONE_SEED_OUT]
+
+
+def loso_needed(cfg: dict) -> list[str]:
+    """Every leave-one-seed-out predictor the study needs (as an arm kind or a shadow predictor)."""
+    kinds = {a["kind"] for a in cfg["arms"].values()} | set(loso_shadow(cfg))
+    return [p for p in LEAVE_ONE_SEED_OUT if p in kinds]
+
+
+def arm_horizon(cfg: dict, arm: str) -> int:
+    """``Y`` of a predicted arm: ``arms.<arm>.horizon``, else ``hybrid.horizon``."""
+    return int(cfg["arms"][arm].get("horizon", cfg["hybrid"]["horizon"]))
+
+
+def nowcaster_horizons(cfg: dict) -> list[int]:
+    """The horizons the nowcaster is trained for: the horizon of every nowcaster arm, and the shadow
+    horizons if the baseline's shadows include it."""
+    ys = {arm_horizon(cfg, n) for n, a in cfg["arms"].items() if a["kind"] == "nowcaster"}
+    if "nowcaster" in loso_shadow(cfg):
+        ys.update(int(y) for y in cfg["record"]["shadow"]["horizons"])
+    return sorted(ys)
+
+
+def _check_predictors(cfg: dict) -> None:
+    """The predictors of issue 17: the leave-one-seed-out ones need another seed and their data
+    sources; the nowcaster's stride must divide the horizons it predicts."""
+    needed = loso_needed(cfg)
+    if needed and len(cfg["seeds"]) < 2:
+        raise ConfigError(f"config key 'seeds': {needed} are trained on the OTHER seeds' baselines "
+                          f"(leave-one-seed-out) and need at least 2 seeds, got {cfg['seeds']}")
+    stride = int(cfg["hybrid"]["nowcaster"]["stride"])
+    for y in nowcaster_horizons(cfg):
+        if y % stride:
+            arms = [n for n, a in cfg["arms"].items() if a["kind"] == "nowcaster" and arm_horizon(cfg, n) == y]
+            key = f"the horizon of arm {arms[0]}" if arms else "record.shadow.horizons"
+            raise ConfigError(f"config key 'hybrid.nowcaster.stride': {stride} does not divide {key} ({y}) "
+                              "(the nowcaster predicts whole windows)")
+    if "rssm_pretrained" in needed:
+        s = cfg["record"]["shadow"]
+        if "baseline" not in s["arms"] or "rssm" not in s["predictors"]:
+            raise ConfigError("config key 'record.shadow': rssm_pretrained pretrains on the baselines' shadow RSSM "
+                              f"data, so record.shadow.arms must include baseline (got {s['arms']}) and "
+                              f"record.shadow.predictors must include rssm (got {s['predictors']})")
 
 
 def _check_shadow(cfg: dict) -> None:

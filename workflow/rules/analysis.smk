@@ -88,6 +88,7 @@ rule exp2_loss_prediction:
 rule exp3_weight_delta:
     input:
         run=f"{RESULTS}/runs/baseline/seed{{seed}}",
+        replay=lambda w: replay_dir(w.seed),
     output:
         f"{RESULTS}/experiments/exp3_weight_delta/seed{{seed}}.json",
     log:

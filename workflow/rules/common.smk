@@ -75,6 +75,40 @@ def all_experiment_logs():
     return [log for name in EXPERIMENTS for log in experiment_logs(name)]
 
 
+def loso_model(name, seed):
+    """The model of leave-one-seed-out predictor ``name`` (nowcaster, rssm_pretrained) for ``seed``."""
+    return f"{RESULTS}/predictors/{name}/seed{seed}.pt"
+
+
+def other_baselines(seed):
+    """The baseline runs a leave-one-seed-out model of ``seed`` trains on: every seed but ``seed``."""
+    return [run_dir("baseline", s) for s in SEEDS if int(s) != int(seed)]
+
+
+def train_inputs(wildcards):
+    """The train rule's inputs: the data, and for a nowcaster or rssm_pretrained arm its model."""
+    out = {"data": f"{RESULTS}/data"}
+    kind = config["arms"][wildcards.arm]["kind"]
+    if kind in study_config.LEAVE_ONE_SEED_OUT:
+        out[kind] = loso_model(kind, wildcards.seed)
+    return out
+
+
+def replay_inputs(wildcards):
+    """The shadow_replay rule's inputs: the data, the baseline run it replays, the models."""
+    out = {"data": f"{RESULTS}/data", "run": run_dir("baseline", wildcards.seed)}
+    for name in study_config.loso_shadow(config):
+        out[name] = loso_model(name, wildcards.seed)
+    return out
+
+
+def replay_dir(seed):
+    """The shadow records of the leave-one-seed-out predictors for ``seed`` (none if not configured)."""
+    if not study_config.loso_shadow(config):
+        return []
+    return [f"{RESULTS}/shadow_replay/seed{seed}"]
+
+
 def all_targets():
     return [
         f"{RESULTS}/runs/summary.csv",

@@ -1,6 +1,6 @@
 rule train:
     input:
-        data=f"{RESULTS}/data",
+        unpack(train_inputs),
     output:
         directory(f"{RESULTS}/runs/{{arm}}/seed{{seed}}"),
     log:

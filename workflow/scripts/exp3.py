@@ -4,4 +4,7 @@ from predictive_training.analysis.exp3 import run_exp3
 from predictive_training.cli import setup_logging
 
 setup_logging(snakemake.log[0])
-run_exp3(snakemake.config, snakemake.input.run, int(snakemake.wildcards.seed), snakemake.output[0])
+# the leave-one-seed-out predictors' rows come from the replay of this seed's baseline (when configured)
+replay = list(getattr(snakemake.input, "replay", []))
+run_exp3(snakemake.config, snakemake.input.run, int(snakemake.wildcards.seed), snakemake.output[0],
+         replay_dir=replay[0] if replay else None)

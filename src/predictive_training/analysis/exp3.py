@@ -18,6 +18,11 @@ measurement (median standard errors), and the Spearman rank correlation between 
 uncertainty and its relative L2 error. The per-origin records of every cell are kept
 (``shadow.origins``) so that the report can pool them over seeds.
 
+The field's predictors (:data:`~.shadow.FIELD`: verified extrapolation, DMD, the nowcaster and the
+pretrained RSSM) are reported beside the simple ones (``best_field_predictor``); the nowcaster's and
+the pretrained RSSM's rows come from the replay of this baseline (``replay_dir``, the workflow's
+``shadow_replay`` rule), scored at the same origins on the same held-out windows.
+
 The predictors see the real per-step updates. Nothing here (or anywhere in the study) splits a
 snapshot delta over its steps: such pseudo-updates make any basis-and-coefficient predictor an
 average of past deltas by construction (STUDY.md section 3, item 10).
@@ -32,7 +37,7 @@ import numpy as np
 
 from ..records.shadow import read_shadow
 from .features import run_n_params
-from .shadow import records_by_cell, summarise
+from .shadow import FIELD, records_by_cell, summarise
 from .template import log_config, write_log
 
 __all__ = ["HYBRID_PREDICTOR", "exp3_results", "run_exp3"]
@@ -64,10 +69,13 @@ def exp3_results(rows: list[dict], horizon: int, thresholds: dict) -> dict:
         "pearson_r": _crit(cell.get("pearson_r_mean"), thresholds["exp3_pearson_r"]),
     }
     predictors = list(dict.fromkeys(c["predictor"] for c in table.values()))
-    simple = [p for p in predictors if p != HYBRID_PREDICTOR and not p.startswith("span") and p != "zero"]
+    simple = [p for p in predictors if p != HYBRID_PREDICTOR and not p.startswith("span") and p != "zero"
+              and p not in FIELD]
     at_y = {p: table.get(f"{p}@{int(horizon)}", {}) for p in predictors}
     scored = [p for p in simple if at_y[p].get("cosine_mean") is not None]
     best_simple = max(scored, key=lambda p: at_y[p]["cosine_mean"]) if scored else None
+    field = [p for p in predictors if p in FIELD and at_y[p].get("cosine_mean") is not None]
+    best_field = max(field, key=lambda p: at_y[p]["cosine_mean"]) if field else None
     rs = cell.get("cosine_mean")
     origins = sorted({r["origin"] for r in rows if r.get("kind") != "forecast"})
     per_tensor = {}
@@ -89,19 +97,31 @@ def exp3_results(rows: list[dict], horizon: int, thresholds: dict) -> dict:
         "best_simple_predictor": best_simple,
         "rssm_beats_best_simple": (bool(rs > at_y[best_simple]["cosine_mean"])
                                    if rs is not None and best_simple else None),
+        "best_field_predictor": best_field,
+        "rssm_beats_best_field": (bool(rs > at_y[best_field]["cosine_mean"]) if rs is not None and best_field else None),
         "uncertainty_vs_rel_l2": {k: v.get("uncertainty_vs_rel_l2") for k, v in table.items()},
         "per_tensor_cosine_mean": per_tensor,
         "shadow": {"origins": by_cell},
     }
 
 
-def run_exp3(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path) -> dict:
-    """Experiment 3 on a baseline run folder's shadow records; writes and returns the log."""
+def run_exp3(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path,
+             replay_dir: str | Path | None = None) -> dict:
+    """Experiment 3 on a baseline run folder's shadow records; writes and returns the log.
+    ``replay_dir``: the shadow records of the leave-one-seed-out predictors (``nowcaster``,
+    ``rssm_pretrained``) on a replay of the same baseline, scored at the same origins on the same
+    held-out windows; their rows join the table (none of them is the plan's criteria)."""
     run_dir = Path(run_dir)
     rows = read_shadow(run_dir)
+    if replay_dir is not None:
+        rows = rows + read_shadow(replay_dir)
     horizon = int(cfg["dynamics"]["exp3_horizon"])
     res = exp3_results(rows, horizon, cfg["thresholds"])
     s = cfg["record"]["shadow"]
     res["settings"] = {"exp3_horizon": horizon, "shadow": s}
+    if replay_dir is not None:
+        res["replay"] = {"folder": str(replay_dir), "predictors": sorted({r["predictor"] for r in rows
+                                                                          if r.get("kind") != "forecast"
+                                                                          and r["predictor"] in FIELD})}
     config = log_config(cfg, run_n_params(run_dir), horizon=horizon, eval_batches=s["eval_batches"])
     return write_log(3, seed, config, res, out_path)

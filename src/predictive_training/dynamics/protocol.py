@@ -3,18 +3,24 @@
 The trainer hands every full (backprop) step to :meth:`Predictor.observe` as an
 :class:`Observation`, and at the start of a Predict phase asks for ONE aggregate Y-step
 :class:`PredictedPhase` (:meth:`Predictor.rollout`). Predictors never see the trainer.
+
+A :class:`VerifyingPredictor` (verified extrapolation) also checks its own prediction while it
+makes it: the trainer hands it a :data:`HeldAsideLoss`, a callable that measures the loss of the
+origin's weights plus a candidate delta on held-aside batches (every call is forward passes the
+trainer counts), and the prediction may replace fewer than ``Y`` steps
+(:attr:`PredictedPhase.steps`). :func:`verifies` tells the two apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import torch
 
-__all__ = ["Observation", "PredictedPhase", "Predictor"]
+__all__ = ["Observation", "PredictedPhase", "Predictor", "HeldAsideLoss", "VerifyingPredictor", "verifies"]
 
 
 @dataclass
@@ -57,6 +63,11 @@ class PredictedPhase:
     loss_path: ``[Y]`` predicted training loss at each of the Y steps (nats).
     uncertainty: dimensionless; compared with ``hybrid.gate.max_uncertainty``.
     loss_q05, loss_q95: optional ``[Y]`` 90% interval of the loss path.
+    steps: how many of the ``Y`` steps the delta replaces (``None``: all ``Y``); a verified
+        extrapolation that stops early replaces fewer (0: it applies nothing).
+    diagnostics: JSON-serialisable facts about how the prediction was made (e.g. the held-aside
+        losses of a verified extrapolation, the spectrum of a DMD fit); copied into the
+        ``prediction`` event and the shadow rows.
     """
 
     delta: dict[str, torch.Tensor]
@@ -64,6 +75,8 @@ class PredictedPhase:
     uncertainty: float
     loss_q05: np.ndarray | None = None
     loss_q95: np.ndarray | None = None
+    steps: int | None = None
+    diagnostics: dict = field(default_factory=dict)
 
 
 class Predictor(Protocol):
@@ -84,3 +97,23 @@ class Predictor(Protocol):
     def ready(self) -> bool: ...
 
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase: ...
+
+
+#: The held-aside loss (nats) of the origin's weights plus ``delta`` (``name -> Tensor``, the
+#: parameter shapes; an empty mapping means the origin itself). The caller restores the weights.
+HeldAsideLoss = Callable[[Mapping[str, torch.Tensor]], float]
+
+
+class VerifyingPredictor(Predictor, Protocol):
+    """A predictor that checks its prediction on a held-aside loss while it makes it (verified
+    extrapolation). ``rollout`` stays the unverified prediction (used where no loss can be
+    measured, e.g. loss-forecast origins); the hybrid trainer and shadow mode call
+    :meth:`verified_rollout`, whose ``PredictedPhase.steps`` may be below ``horizon``."""
+
+    def verified_rollout(self, horizon: int, lrs: Sequence[float], seed: int,
+                         loss_at: HeldAsideLoss) -> PredictedPhase: ...
+
+
+def verifies(predictor) -> bool:
+    """Whether ``predictor`` verifies its predictions (has a callable ``verified_rollout``)."""
+    return callable(getattr(predictor, "verified_rollout", None))

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..analysis.shadow import summarise  # noqa: E402
+from ..analysis.shadow import FIELD, summarise  # noqa: E402
 from ..records.costs import FILENAME as COSTS_FILE  # noqa: E402
 from ..records.costs import read_calibration  # noqa: E402
 from ..records.jsonl import read_events, read_metrics  # noqa: E402
@@ -26,7 +26,8 @@ ARM_COLORS = {
     "baseline": "#222222", "hybrid_r25": "#1f77b4", "hybrid_r50": "#d62728", "skip_r50": "#ff7f0e",
     "repeat_r50": "#9467bd", "matched_r50": "#2ca02c",
 }
-_OTHER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+_OTHER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+                 "#393b79", "#637939", "#8c6d31", "#843c39"]
 _SPAN_COLORS = ["#444444", "#999999"]
 PHASE_COLORS = {"warmup": "#bbbbbb", "full": "#1f77b4", "predict": "#d62728", "correct": "#2ca02c"}
 
@@ -198,6 +199,7 @@ def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None
     """Progress captured against the horizon Y, one line per shadow predictor, the span oracles dashed,
     95% intervals (bootstrap over origins and seeds). ``table``: ``analysis.shadow.summarise`` output."""
     preds = list(dict.fromkeys(c["predictor"] for c in table.values()))
+    others = [p for p in preds if p != "rssm" and not p.startswith("span")]  # one colour each
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for i, name in enumerate(preds):
         cells = sorted((c for c in table.values() if c["predictor"] == name and c.get("progress") is not None),
@@ -208,10 +210,12 @@ def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None
         est = np.array([c["progress"] for c in cells], dtype=float)
         ci = np.array([c.get("progress_ci") or [np.nan, np.nan] for c in cells], dtype=float)
         span = name.startswith("span")
-        color = "#d62728" if name == "rssm" else (_SPAN_COLORS[i % 2] if span else _OTHER_COLORS[i % len(_OTHER_COLORS)])
+        color = "#d62728" if name == "rssm" else (
+            _SPAN_COLORS[i % 2] if span else _OTHER_COLORS[others.index(name) % len(_OTHER_COLORS)])
         off = (i - len(preds) / 2) * 0.012  # dodge the error bars (log x axis)
         x = ys * (1 + off)
-        ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], color=color, marker="o", ms=4, capsize=3,
+        ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], color=color, marker="s" if name in FIELD else "o",
+                    ms=4, capsize=3,
                     ls="--" if span else "-", lw=2 if name == "rssm" else 1.3,
                     label=f"{name} (span oracle)" if span else name)
         srch = [c for c in cells if c.get("progress_search") is not None]
@@ -242,7 +246,9 @@ def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None
             "bootstrap intervals over origins and seeds. 1 = the prediction did the real steps' work, 0 = nothing. "
             "Dashed: the span oracle (the real delta projected on the span of the last m updates, in hindsight: the "
             "best approximation, in cosine and L2, of any predictor that combines those updates). Open diamonds: after "
-            "the corrector's per-layer-group scale search (scales chosen on other held-out batches). Dotted vertical "
+            "the corrector's per-layer-group scale search (scales chosen on other held-out batches). Squares: the "
+            "field's predictors (verified extrapolation, DMD, the nowcaster and the pretrained RSSM, the last two "
+            "trained on the other seeds and scored on a replay of each baseline). Dotted vertical "
             "line: the hybrid arms' horizon. The axis is symmetric-log beyond +-1.",
             "Shadow mode")
 

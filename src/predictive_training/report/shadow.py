@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..analysis.shadow import spearman, summarise
+from ..analysis.shadow import FIELD, spearman, summarise
 from .context import fmt
 
 __all__ = ["shadow_section", "implication"]
@@ -80,7 +80,8 @@ def implication(table: Mapping[str, Mapping], horizon: int) -> str:
         return (f"No shadow rows of the hybrid's predictor ({HYBRID}) at its horizon Y = {horizon}: shadow mode says "
                 "nothing about H1 or H2 here.")
     simple = {k: v for k, v in at.items() if k not in (HYBRID, "zero") and not k.startswith("span")
-              and v.get("progress") is not None}
+              and k not in FIELD and v.get("progress") is not None}
+    field = {k: v for k, v in at.items() if k in FIELD and v.get("progress") is not None}
     spans = {k: v for k, v in at.items() if k.startswith("span") and v.get("progress") is not None}
     s = (f"H1: at the hybrid arms' horizon Y = {horizon}, the RSSM's predicted delta has cosine "
          f"{fmt(r.get('cosine_mean'))} with the real one and {fmt(r.get('norm_ratio_mean'))} of its norm, and applied "
@@ -88,6 +89,11 @@ def implication(table: Mapping[str, Mapping], horizon: int) -> str:
     if simple:
         best = max(simple, key=lambda k: simple[k]["progress"])
         s += f", {_cmp(r, simple[best])} the best simple predictor ({best}, {_pct_ci(simple[best])})"
+    if field:
+        top_f = max(field, key=lambda k: field[k]["progress"])
+        s += (f", and {_cmp(r, field[top_f])} the best of the field's predictors ({top_f}, {_pct_ci(field[top_f])}; "
+              + ", ".join(f"{k} {_pct_ci(v)}" for k, v in field.items() if k != top_f) + ")"
+              if len(field) > 1 else f", and {_cmp(r, field[top_f])} {top_f} ({_pct_ci(field[top_f])})")
     if spans:
         top = max(spans, key=lambda k: spans[k].get("cosine_mean") or -1)
         o = spans[top]
@@ -146,7 +152,10 @@ def shadow_section(exp3_logs: Sequence[Mapping], exp2_logs: Sequence[Mapping], h
             "bootstrap intervals (seeds, then origins within them, resampled). Progress captured is pooled: "
             "sum of (L(origin) - L(predicted)) over sum of (L(origin) - L(real)) on fixed held-out batches. span<m>: "
             "the real delta projected on the last m updates in hindsight (a ceiling, not a predictor); zero: no "
-            "change (progress 0 by definition). The ratio SE is the median standard error of a single origin's ratio; "
+            "change (progress 0 by definition). verified: extrapolation along the last update, stopped at the first rise "
+            "of a held-aside loss (its checks' forward passes are its cost); dmd: exact DMD of the last updates per "
+            "tensor; nowcaster and rssm_pretrained: trained on the OTHER seeds' baselines, scored on a replay of each "
+            "seed's baseline at the same origins and held-out batches. The ratio SE is the median standard error of a single origin's ratio; "
             "the real drop is the mean held-out loss decrease of the Y real steps with its median standard error.")
     return {"title": "Shadow mode: Exp 2/3 predictors on the real steps", "paragraphs": paras, "columns": cols,
             "rows": rows, "note": note}

@@ -1,9 +1,11 @@
 """The hybrid trainer (Warmup, then cycles of Full, Predict, Correct) and the matched control.
 
-:class:`HybridTrainer` runs the ``hybrid``, ``skip`` and ``repeat`` arms: the nominal
-:class:`~predictive_training.phase_plan.PhasePlan`, one aggregate rollout per Predict phase, the
-gate (readiness, measured skill on the last Full gap: :mod:`.gate`, rollout uncertainty), the
-divergence guard (:mod:`.guard`), the per-layer correction, and resumable
+:class:`HybridTrainer` runs the predicted arms (``hybrid``, ``skip``, ``repeat``, and the
+predictors of issue 17: ``verified``, ``dmd``, ``nowcaster``, ``rssm_pretrained``): the nominal
+:class:`~predictive_training.phase_plan.PhasePlan`, one aggregate rollout per Predict phase (a
+verified extrapolation checks its own on held-aside batches and may end the phase early), the
+gate (readiness; for ``hybrid`` arms, measured skill on the last Full gap: :mod:`.gate`; rollout
+uncertainty), the divergence guard (:mod:`.guard`), the per-layer correction, and resumable
 checkpoints through a :class:`~.position.Position`. :class:`MatchedTrainer` is conventional
 training with as many backward passes as the nominal plan. Design notes: ``docs/design.md``.
 """
@@ -18,11 +20,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..config import arm_horizon
 from ..data.prepare import TokenData
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
-from ..dynamics.protocol import Observation, PredictedPhase, Predictor
+from ..dynamics.dmd import DMDPredictor
+from ..dynamics.nowcaster import NowcasterPredictor
+from ..dynamics.protocol import Observation, PredictedPhase, Predictor, verifies
 from ..dynamics.rssm import RSSMPredictor
+from ..dynamics.rssm_pretrain import PretrainedRSSMPredictor
 from ..dynamics.simple import EmaDeltaPredictor, RepeatPredictor, ZeroPredictor
+from ..dynamics.verified import VerifiedExtrapolation
 from ..phase_plan import PhasePlan
 from .gate import SkillGate
 from .guard import DivergenceGuard
@@ -34,18 +41,44 @@ __all__ = [
     "HybridTrainer",
     "MatchedTrainer",
     "make_predictor",
+    "PREDICTED_KINDS",
+    "VERIFY_OFFSET",
 ]
+
+#: Arm kinds the hybrid trainer runs (each has a predictor, :func:`make_predictor`).
+PREDICTED_KINDS = ("hybrid", "skip", "repeat", "verified", "dmd", "nowcaster", "rssm_pretrained")
+
+#: The held-aside batches of a verified extrapolation's checks are training windows of the batch
+#: stream beyond the step budget: steps ``T + VERIFY_OFFSET + cycle * batches + i`` (no run of the
+#: study trains on them; far from the Correct phase's own beyond-budget batches).
+VERIFY_OFFSET = 1_000_000
 
 
 def make_predictor(kind: str, model: torch.nn.Module, params: Mapping[str, torch.Tensor],
-                   hcfg: Mapping, seed: int) -> Predictor:
-    """The predictor of an arm kind (``hybrid``, ``skip``, ``repeat``)."""
+                   hcfg: Mapping, seed: int, files: Mapping[str, str] | None = None) -> Predictor:
+    """The predictor of an arm kind (``hybrid``, ``skip``, ``repeat``, ``verified``, ``dmd``,
+    ``nowcaster``, ``rssm_pretrained``). ``files``: the trained models of the leave-one-seed-out
+    kinds (``{"nowcaster": path}``, ``{"rssm_pretrained": path}``), made for this ``seed``."""
+    files = dict(files or {})
     if kind == "hybrid":
         return RSSMPredictor(model, hcfg.get("rssm"), seed)
     if kind == "skip":
         return ZeroPredictor(params)
     if kind == "repeat":
         return RepeatPredictor(hcfg["repeat_window"])
+    if kind == "verified":
+        v = hcfg["verified"]
+        return VerifiedExtrapolation(v["direction"], v["ema_beta"], v["check_every"])
+    if kind == "dmd":
+        d = hcfg["dmd"]
+        return DMDPredictor(d["window"], d["rank"], d["per_lr"], d["rcond"])
+    if kind in ("nowcaster", "rssm_pretrained") and kind not in files:
+        raise ValueError(f"arm kind {kind!r} needs its model trained on the other seeds (the workflow's "
+                         f"train_{kind} rule); none was given for seed {seed}")
+    if kind == "nowcaster":
+        return NowcasterPredictor.load(files["nowcaster"], params, seed)
+    if kind == "rssm_pretrained":
+        return PretrainedRSSMPredictor(model, hcfg.get("rssm"), seed, files["rssm_pretrained"])
     raise ValueError(f"arms.<name>.kind: no predictor for kind {kind!r}")
 
 
@@ -55,13 +88,14 @@ def make_predictor(kind: str, model: torch.nn.Module, params: Mapping[str, torch
 
 
 class HybridTrainer(Trainer):
-    """Phase-scheduled training for the ``hybrid``, ``skip`` and ``repeat`` arm kinds.
+    """Phase-scheduled training for the predicted arm kinds (:data:`PREDICTED_KINDS`).
 
-    ``predictor``: inject one (tests); default: :func:`make_predictor` for the arm's kind.
+    ``predictor``: inject one (tests); default: :func:`make_predictor` for the arm's kind (with
+    ``files``, the leave-one-seed-out models of the ``nowcaster`` and ``rssm_pretrained`` kinds).
     """
 
     def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = (),
-                 predictor: Predictor | None = None):
+                 predictor: Predictor | None = None, files: Mapping[str, str] | None = None):
         super().__init__(cfg, data, arm, seed, observers)
         arm_cfg = cfg["arms"][arm]
         self.kind = arm_cfg["kind"]
@@ -69,7 +103,12 @@ class HybridTrainer(Trainer):
             raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind {self.kind!r}")
         h = self.hcfg = cfg["hybrid"]
         self.plan = _plan(cfg, arm)
-        self.predictor = predictor or make_predictor(self.kind, self.model, self.params, h, seed)
+        self.predictor = predictor or make_predictor(self.kind, self.model, self.params, h, seed, files)
+        self.n_verify_batches = int(h["verified"]["batches"])
+        self._owed = 0  # steps of a Predict slot that a verified extrapolation left: run Full (docs/design.md)
+        # a verified extrapolation's Predict phases: checks' forward passes, early and empty ends
+        self.verify_stats = {"phases": 0, "forward_passes": 0, "steps_replaced": 0, "early_ends": 0,
+                             "empty_ends": 0}
         hc = h["corrector"]
         self.corrector = LayerwiseLineSearch(layer_groups(self.params), hc["scales"], hc["trials"],
                                              hc["evidence_z"])
@@ -168,8 +207,12 @@ class HybridTrainer(Trainer):
         if self.plan.ratio == 0:
             return Position("plain", T - self.step)
         if self.cycle >= self.plan.cycles:  # after the plan's last cycle: Full to the end
+            self._owed = 0
             return Position.in_cycle("full_only", T - self.step)
-        return Position.in_cycle("full", self.plan.full_len(self.cycle))
+        # the steps a verified extrapolation's early end left of the last Predict slot run Full first,
+        # so every later phase starts at its nominal step
+        n, self._owed = self.plan.full_len(self.cycle) + self._owed, 0
+        return Position.in_cycle("full", n)
 
     def _cycle(self, pos: Position) -> None:
         """Cycle ``self.cycle`` from ``pos``: its Full gap, then Predict, then Correct."""
@@ -202,8 +245,66 @@ class HybridTrainer(Trainer):
         pred = self._rollout_and_gate()
         if pred is None:
             return Position.in_cycle("full_only", Y + C)
+        if self._replaced(pred) == 0:  # a verified extrapolation whose first check already failed
+            self._empty_prediction(pred)
+            return Position.in_cycle("full_only", Y + C)
+        self._owed = Y - self._replaced(pred)
         self._apply(pred)
         return self._line_search(pred, start)
+
+    def _replaced(self, pred: PredictedPhase) -> int:
+        """Steps the prediction replaces: ``Y``, or fewer after a verified extrapolation's early end."""
+        return self.plan.horizon if pred.steps is None else int(pred.steps)
+
+    def _predict_once(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        """The predictor's one prediction for a Predict phase: its rollout, or for a verifying
+        predictor its verified rollout on held-aside batches."""
+        if verifies(self.predictor):
+            return self._verified_rollout(horizon, lrs, seed)
+        return self.predictor.rollout(horizon, lrs, seed=seed)
+
+    def verify_steps(self) -> list[int]:
+        """The batch-stream steps of this cycle's held-aside batches for verified extrapolation's
+        checks: ``hybrid.verified.batches`` windows beyond the step budget (:data:`VERIFY_OFFSET`)."""
+        base = self._total() + VERIFY_OFFSET + self.cycle * self.n_verify_batches
+        return list(range(base, base + self.n_verify_batches))
+
+    def _verified_rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+        """Verified extrapolation (``dynamics/verified.py``): the predictor steps from the current
+        weights and asks for the held-aside loss of each candidate; every check is
+        ``hybrid.verified.batches`` forward passes, counted in ``forward_passes`` (training work,
+        inside ``wall_s``). The weights are back at the origin afterwards."""
+        steps = self.verify_steps()
+        origin = {n: p.detach().clone() for n, p in self.params.items()}
+        f0 = self.forward_passes
+
+        def loss_at(delta: Mapping[str, torch.Tensor]) -> float:
+            with torch.no_grad():
+                for n, p in self.params.items():
+                    p.copy_(origin[n])
+                    if n in delta:
+                        p.add_(delta[n].to(device=p.device, dtype=p.dtype))
+            return self._heldout_loss(steps)
+
+        try:
+            pred = self.predictor.verified_rollout(horizon, lrs, seed, loss_at)
+        finally:
+            with torch.no_grad():
+                for n, p in self.params.items():
+                    p.copy_(origin[n])
+        s = self.verify_stats
+        s["phases"] += 1
+        s["forward_passes"] += self.forward_passes - f0
+        pred.diagnostics = {**pred.diagnostics, "heldaside_steps": steps, "forward_passes": self.forward_passes - f0}
+        return pred
+
+    def _empty_prediction(self, pred: PredictedPhase) -> None:
+        """A verified extrapolation that kept no increment: nothing is applied, the slot runs Full."""
+        self.verify_stats["empty_ends"] += 1
+        self.emit({"event": "prediction", "cycle": self.cycle, "horizon": self.plan.horizon,
+                   "predictor": self.predictor.name, "steps_replaced": 0, "predicted_delta_norm": 0.0,
+                   "diagnostics": pred.diagnostics, "note": "the first check did not lower the held-aside "
+                   "loss: nothing applied; the Predict and Correct slots run Full"})
 
     def _rollout_and_gate(self) -> PredictedPhase | None:
         """One aggregate Y-step rollout; None when the gate blocks it (a ``gate`` event either way):
@@ -218,7 +319,7 @@ class HybridTrainer(Trainer):
         skilled, why = self.skill.decision() if self.skill is not None else (True, None)
         pred = None
         if ready and skilled:
-            pred = self.predictor.rollout(Y, lrs, seed=self.seed * 1_000_003 + start)
+            pred = self._predict_once(Y, lrs, self.seed * 1_000_003 + start)
             self.n_rollouts += 1
         dt = time.perf_counter() - t0
         self.overhead_s["rollout"] += dt
@@ -274,8 +375,13 @@ class HybridTrainer(Trainer):
         self.wall_s += dt
 
     def _apply(self, pred: PredictedPhase) -> None:
-        """The predicted delta added to the weights at once, then the Y Predict steps (no passes)."""
+        """The predicted delta added to the weights at once, then the Y Predict steps (no passes; fewer
+        after a verified extrapolation's early end)."""
         k, Y = self.cycle, self.plan.horizon
+        n_steps = self._replaced(pred)
+        if pred.steps is not None:
+            self.verify_stats["steps_replaced"] += n_steps
+            self.verify_stats["early_ends"] += int(n_steps < Y)
         t0 = time.perf_counter()
         _check_delta(pred.delta, self.params)
         self._take_snapshot()
@@ -292,9 +398,10 @@ class HybridTrainer(Trainer):
                    "predicted_loss_q05_end": _json(pred.loss_q05[-1]) if pred.loss_q05 is not None else None,
                    "predicted_loss_q95_end": _json(pred.loss_q95[-1]) if pred.loss_q95 is not None else None,
                    "predicted_delta_norm": _json(applied), "uncertainty": _json(pred.uncertainty),
+                   "steps_replaced": n_steps, "diagnostics": pred.diagnostics,
                    "loss_recent_mean": _json(float(np.mean(self.guard.losses))) if self.guard.losses else None})
         self._enter(Phase.PREDICT)
-        for i in range(Y):
+        for i in range(n_steps):
             lr = lr_at(self.step, self.train_cfg)
             self.predict_steps += 1
             info = StepInfo(step=self.step, phase=Phase.PREDICT.value, loss=None, lr=lr, grad_norm=None,
@@ -304,8 +411,10 @@ class HybridTrainer(Trainer):
             self._finish_step(info, None, pred.delta if i == 0 else None)
             t0 = time.perf_counter()
 
-    def held_aside_steps(self, start: int) -> tuple[list[int], list[int]]:
-        """The batches (batch-stream steps) held aside after the Predict phase that began at ``start``.
+    def held_aside_steps(self, start: int, skipped_steps: int | None = None) -> tuple[list[int], list[int]]:
+        """The batches (batch-stream steps) held aside after the Predict phase that began at ``start``
+        and skipped ``skipped_steps`` steps (default ``Y``; fewer after a verified extrapolation's
+        early end).
 
         ``probe``: the LAST ``hybrid.corrector.probe_batches`` skipped Predict batches. Exp 5 scores
         the correction on them, and the baseline's training loss on the same batch at the same step
@@ -316,7 +425,7 @@ class HybridTrainer(Trainer):
         beyond the step budget (steps ``T + cycle * batches + i``): fresh random training windows
         that no run of the study ever trains on, the same for every arm at a given cycle.
         """
-        Y, T = self.plan.horizon, self._total()
+        Y, T = self.plan.horizon if skipped_steps is None else int(skipped_steps), self._total()
         n_p, n_s = min(self.n_probe_batches, Y), self.n_search_batches
         probe = list(range(start + Y - n_p, start + Y))
         skipped = min(n_s, Y - n_p)
@@ -329,7 +438,7 @@ class HybridTrainer(Trainer):
         per-layer line search, and the probe loss right after it (no real step in between); returns
         the Correct phase's position (None if the guard fired)."""
         k, C = self.cycle, self.plan.correct
-        probe, search = self.held_aside_steps(start)
+        probe, search = self.held_aside_steps(start, self._replaced(pred))
         t0 = time.perf_counter()
         after_predict = self._heldout_loss(probe)  # training work: the guard checks it
         self.overhead_s["heldout_loss"] += time.perf_counter() - t0
@@ -537,13 +646,18 @@ class HybridTrainer(Trainer):
             "backward_passes_nominal": self.plan.backward_passes,
             "extra_backward_passes": self.backward_passes - self.plan.backward_passes,
             "extra_backward_causes": {"gate_blocks": self.n_gate_blocks, "guard_events": list(self.guard_log)},
+            # issue 17: what the predictor itself holds and did (cost hooks; docs/design.md)
+            "predictor_state_numbers": _state_numbers(self.predictor.inner),
+            "predictor_work": self.predictor.inner.work() if hasattr(self.predictor.inner, "work") else None,
         })
+        if verifies(self.predictor):
+            s["verified"] = dict(self.verify_stats)
         return s
 
     # --- checkpoints ------------------------------------------------------------------------------
 
     _COUNTERS = ("cycle", "n_rollouts", "n_gate_blocks", "n_guard_events", "n_restores", "n_corrections",
-                 "predict_steps_reverted", "_fallback_left", "probe_forward_passes")
+                 "predict_steps_reverted", "_fallback_left", "probe_forward_passes", "_owed")
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -558,6 +672,7 @@ class HybridTrainer(Trainer):
             "overhead_s": dict(self.overhead_s),
             "probe_s": self.probe_s,
             "guard_log": [dict(e) for e in self.guard_log],
+            "verify_stats": dict(self.verify_stats),
             "predictor": self.predictor.state_dict(),
             "corrector": self.corrector.state_dict(),
             "gate_block_reasons": dict(self.gate_block_reasons),
@@ -588,6 +703,7 @@ class HybridTrainer(Trainer):
         self.overhead_s = dict(h["overhead_s"])
         self.probe_s = float(h["probe_s"])
         self.guard_log = [dict(e) for e in h["guard_log"]]
+        self.verify_stats = dict(h["verify_stats"])
         self.predictor.load_state_dict(h["predictor"])
         self.corrector.load_state_dict(h["corrector"])
         self.gate_block_reasons = dict(h["gate_block_reasons"])
@@ -630,7 +746,7 @@ def _plan(cfg: Mapping, arm: str) -> PhasePlan:
     """The nominal plan of arm ``arm`` (a ValueError names ``arms.<arm>.prediction_ratio``)."""
     h, tc = cfg["hybrid"], cfg["train"]
     try:
-        return PhasePlan(float(cfg["arms"][arm]["prediction_ratio"]), int(h["horizon"]), int(h["correct_steps"]),
+        return PhasePlan(float(cfg["arms"][arm]["prediction_ratio"]), arm_horizon(cfg, arm), int(h["correct_steps"]),
                          int(tc["steps"]), int(tc["warmup_steps"]))
     except ValueError as exc:
         raise ValueError(f"config key 'arms.{arm}.prediction_ratio': {exc}") from exc
@@ -646,6 +762,12 @@ def _check_delta(delta: Mapping[str, torch.Tensor], params: Mapping[str, torch.T
     for n, p in params.items():
         if tuple(delta[n].shape) != tuple(p.shape):
             raise ValueError(f"predicted delta[{n!r}] has shape {tuple(delta[n].shape)}, parameter has {tuple(p.shape)}")
+
+
+def _state_numbers(predictor) -> int | None:
+    """Numbers the predictor keeps between steps (``state_numbers()``; issue 18 bounds it by 8 x N)."""
+    f = getattr(predictor, "state_numbers", None)
+    return int(f()) if callable(f) else None
 
 
 def _clone(v):

@@ -2,8 +2,8 @@
 
 ``metrics.jsonl`` (one ``StepInfo`` row per step) and ``events.jsonl`` (:class:`MetricsRecorder`,
 :class:`EventRecorder`), weight snapshots (:class:`SnapshotRecorder`), gradient and update records
-(:class:`GradientRecorder`, exact or sketched), per-tensor norms (:class:`TensorNormRecorder`) and
-a progress bar (:class:`Progress`). The file formats are in :mod:`predictive_training.records`;
+(:class:`GradientRecorder`, exact or sketched), per-tensor norms (:class:`TensorNormRecorder`), the
+nowcaster's training data (:class:`TrajectoryRecorder`) and a progress bar (:class:`Progress`). The file formats are in :mod:`predictive_training.records`;
 each observer's ``state_dict``/``on_resume`` make a run resumable (:mod:`.checkpoint`).
 """
 
@@ -22,6 +22,7 @@ from ..records.sketch import GradientSketch
 from ..records.snapshots import list_snapshots, write_snapshot
 from ..records.tensor_norms import FILENAME as TENSOR_NORMS
 from ..records.tensor_norms import write_tensor_norms
+from ..records.trajectory import TRAJECTORY, sample_indices, write_trajectory
 from .checkpoint import load_chunk, save_chunk
 from .loop import Observer, Trainer
 
@@ -254,6 +255,66 @@ class TensorNormRecorder(_SpilledRows, Observer):
             return
         write_tensor_norms(self.path, torch.tensor(self.steps, dtype=torch.int64), torch.stack(self.grad),
                            torch.stack(self.update), self.names)
+
+
+class TrajectoryRecorder(_SpilledRows, Observer):
+    """The per-weight update history of a fixed sample of weights at a coarse stride
+    (``trajectory.safetensors``, :mod:`predictive_training.records.trajectory`): the nowcaster's
+    offline training data. Every ``stride`` real steps, the sampled weights' summed updates of those
+    steps (bf16 on disk) and the sum of their learning rates. Timed like every recorder."""
+
+    wants_tensors = True
+    key = "trajectory"
+    columns = ("delta", "lr")
+
+    def __init__(self, folder: Path, stride: int, per_tensor: int, seed: int):
+        self.path = Path(folder) / TRAJECTORY
+        self.stride, self.per_tensor, self.seed = int(stride), int(per_tensor), int(seed)
+        self._init_rows()
+
+    def on_start(self, trainer):
+        shapes = {n: tuple(p.shape) for n, p in trainer.params.items()}
+        self.names = list(shapes)
+        self.index = sample_indices(shapes, self.per_tensor)
+        self.device = trainer.device
+        self._idx = {n: i.to(self.device) for n, i in self.index.items()}
+        self.acc = torch.zeros(sum(i.numel() for i in self.index.values()), device=self.device)
+        self.acc_lr, self.n = 0.0, 0
+        self.meta = {"names": self.names, "shapes": {n: list(s) for n, s in shapes.items()}, "stride": self.stride,
+                     "seed": self.seed, "steps": int(trainer.train_cfg["steps"]),
+                     "warmup_steps": int(trainer.train_cfg["warmup_steps"]), "sample_per_tensor": self.per_tensor}
+
+    def on_step(self, trainer, info, grads, update):
+        if update is None or not info.backward:
+            return
+        self.acc.add_(torch.cat([update[n].reshape(-1)[self._idx[n]].float() for n in self.names]))
+        self.acc_lr += float(info.lr)
+        self.n += 1
+        if self.n == self.stride:
+            self.steps.append(info.step + 1)
+            self.delta.append(self.acc.to("cpu", torch.bfloat16))
+            self.lr.append(torch.tensor([self.acc_lr], dtype=torch.float32))
+            self.acc.zero_()
+            self.acc_lr, self.n = 0.0, 0
+
+    def state_dict(self, trainer, checkpointer):
+        return {**self._rows_state(checkpointer), "acc": self.acc.cpu().clone(), "acc_lr": self.acc_lr,
+                "in_window": self.n}
+
+    def on_resume(self, trainer, state, checkpointer):
+        self.on_start(trainer)
+        self._load_rows(state, checkpointer)
+        self.acc.copy_(state["acc"].to(self.device))
+        self.acc_lr, self.n = float(state["acc_lr"]), int(state["in_window"])
+
+    def on_end(self, trainer, summary):
+        tensor = torch.cat([torch.full((self.index[n].numel(),), i, dtype=torch.int32) for i, n in enumerate(self.names)])
+        deltas = torch.stack(self.delta) if self.delta else torch.zeros(0, tensor.numel(), dtype=torch.bfloat16)
+        lr = torch.cat(self.lr) if self.lr else torch.zeros(0)
+        write_trajectory(self.path, deltas, lr, torch.tensor(self.steps, dtype=torch.int64),
+                         torch.cat([self.index[n] for n in self.names]), tensor, self.meta)
+        summary["trajectory"] = {"file": TRAJECTORY, "windows": len(self.steps), "weights": int(tensor.numel()),
+                                 "stride": self.stride, "bytes": self.path.stat().st_size}
 
 
 class Progress(Observer):

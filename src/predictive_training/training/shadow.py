@@ -40,6 +40,18 @@ eval mode (the trained model is never touched); nothing draws from a global rand
 its parts in ``shadow_parts_s``) in ``summary.json``. Resumable: the predictors, the recent
 updates and every pending origin are in the checkpoint.
 
+A verifying predictor (``verified``) checks its extrapolation on its own held-aside windows
+(``hybrid.verified.batches`` validation windows from VERIFY_BASE, one set per origin, disjoint from
+the evaluation and search windows): the same number of forward passes per check as in its arm;
+the row records them (``verify_forward_passes``) and the steps it kept (``steps_replaced``).
+
+The leave-one-seed-out predictors (``nowcaster``, ``rssm_pretrained``: trained on the other
+seeds' baselines) cannot ride along a baseline whose own run is part of their training data for
+the other seeds; the baseline's observer leaves them out and :func:`~.run.run_replay` scores them
+on a replay of the baseline (an observer with only them, ``predictors=...``, no span oracle).
+When ``rssm_pretrained`` is configured, the baseline's shadow RSSM exports its training data at the
+end of the run (``rssm_stream.npz``, :mod:`predictive_training.records.rssm_stream`).
+
 Adding a predictor: one entry in :data:`FACTORY` and its name in the schema's enum of
 ``record.shadow.predictors``.
 """
@@ -58,11 +70,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import LEAVE_ONE_SEED_OUT, loso_needed
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
-from ..dynamics.protocol import Observation, Predictor
+from ..dynamics.protocol import Observation, Predictor, verifies
+from ..dynamics.rssm_pretrain import export_stream
 from ..dynamics.scores import delta_metrics
 from ..dynamics.simple import EmaDeltaPredictor, LinearDeltaPredictor, span_projection
 from ..phase_plan import PhasePlan
+from ..records.rssm_stream import RSSM_STREAM, write_stream
 from ..records.shadow import SHADOW
 from .hybrid import make_predictor
 from .loop import lr_at
@@ -76,6 +91,7 @@ __all__ = ["FACTORY", "ShadowObserver", "shadow_origins", "forecast_origins", "s
 #: periodic evaluation uses indices from 0): evaluation windows from EVAL_BASE, search from SEARCH_BASE.
 EVAL_BASE = 1_000_000
 SEARCH_BASE = 2_000_000
+VERIFY_BASE = 3_000_000  # verified extrapolation's checks: hybrid.verified.batches windows per origin
 
 
 @dataclass
@@ -86,6 +102,7 @@ class ShadowContext:
     params: Mapping[str, torch.Tensor]
     cfg: Mapping
     seed: int
+    files: Mapping[str, str] | None = None  # the leave-one-seed-out models (nowcaster, rssm_pretrained)
 
 
 #: name -> factory of a shadow predictor (the Predictor protocol). The RSSM, repeat and zero
@@ -96,6 +113,11 @@ FACTORY: dict[str, Callable[[ShadowContext], Predictor]] = {
     "zero": lambda c: make_predictor("skip", c.model, c.params, c.cfg["hybrid"], c.seed),
     "ema": lambda c: EmaDeltaPredictor(c.cfg["record"]["shadow"]["ema_beta"]),
     "linear": lambda c: LinearDeltaPredictor(c.cfg["record"]["shadow"]["ema_beta"]),
+    "verified": lambda c: make_predictor("verified", c.model, c.params, c.cfg["hybrid"], c.seed),
+    "dmd": lambda c: make_predictor("dmd", c.model, c.params, c.cfg["hybrid"], c.seed),
+    "nowcaster": lambda c: make_predictor("nowcaster", c.model, c.params, c.cfg["hybrid"], c.seed, c.files),
+    "rssm_pretrained": lambda c: make_predictor("rssm_pretrained", c.model, c.params, c.cfg["hybrid"], c.seed,
+                                                c.files),
 }
 
 
@@ -176,12 +198,20 @@ class ShadowObserver(_JsonlRecorder):
     wants_tensors = True
     untimed = True  # not training work: excluded from wall_s, reported as shadow_s
 
-    def __init__(self, folder: Path, cfg: Mapping, seed: int):
+    def __init__(self, folder: Path, cfg: Mapping, seed: int, predictors: Sequence[str] | None = None,
+                 span_oracle: bool = True, files: Mapping[str, str] | None = None):
+        """``predictors``: the ones to carry (default: ``record.shadow.predictors`` without the
+        leave-one-seed-out ones, which a replay scores); ``span_oracle``: score the span oracles;
+        ``files``: the leave-one-seed-out models of this seed."""
         super().__init__(folder)
-        self.cfg, self.seed = cfg, int(seed)
+        self.cfg, self.seed, self.files = cfg, int(seed), dict(files or {})
         s = cfg["record"]["shadow"]
-        self.names_pred = list(s["predictors"])
-        self.spans = sorted(int(m) for m in s["span_oracle"])
+        self.names_pred = (list(predictors) if predictors is not None
+                           else [p for p in s["predictors"] if p not in LEAVE_ONE_SEED_OUT])
+        self.spans = sorted(int(m) for m in s["span_oracle"]) if span_oracle else []
+        # the baseline's shadow RSSM exports its training data for the pretrained RSSMs of the other seeds
+        self.export_rssm = "rssm_pretrained" in loso_needed(dict(cfg)) and "rssm" in self.names_pred
+        self.n_verify = int(cfg["hybrid"]["verified"]["batches"])
         self.horizons = sorted(int(y) for y in s["horizons"])
         self.n_eval, self.n_search = int(s["eval_batches"]), int(s["search_batches"])
         self.scales = [float(x) for x in s["scales"]]
@@ -193,7 +223,7 @@ class ShadowObserver(_JsonlRecorder):
             log.warning("shadow mode: no origin in this run (the plan at record.shadow.plan_ratio=%s does not fit "
                         "train.steps, or no origin leaves room for a horizon); only loss-forecast rows are written",
                         s["plan_ratio"])
-        self.time = {k: 0.0 for k in ("rollout", "heldout", "search", "span", "scores", "forecast")}
+        self.time = {k: 0.0 for k in ("rollout", "heldout", "search", "span", "scores", "forecast", "verify")}
         self.shadow_s = 0.0
         self.n_rows = 0
 
@@ -209,7 +239,7 @@ class ShadowObserver(_JsonlRecorder):
         self.slices = {n: slice(e - trainer.params[n].numel(), e) for n, e in zip(self.names, ends)}
         self.N = int(ends[-1])
         self.device = next(iter(trainer.params.values())).device
-        ctx = ShadowContext(trainer.model, trainer.params, self.cfg, self.seed)
+        ctx = ShadowContext(trainer.model, trainer.params, self.cfg, self.seed, self.files)
         unknown = [n for n in self.names_pred if n not in FACTORY]
         if unknown:
             raise ValueError(f"config key 'record.shadow.predictors': no shadow predictor named {unknown}")
@@ -221,6 +251,7 @@ class ShadowObserver(_JsonlRecorder):
         vb = trainer.val_batches
         self.eval_batches = [vb.get(EVAL_BASE + i) for i in range(self.n_eval)]
         self.search_batches = [vb.get(SEARCH_BASE + i) for i in range(self.n_search)]
+        self.verify_batches = [vb.get(VERIFY_BASE + i) for i in range(self.n_verify)]
         y_max = max(self.horizons)
         self.buf_len = (max(self.spans) + y_max) if self.spans else 0
         self.buf = torch.zeros(self.buf_len, self.N, device=self.device) if self.buf_len else None
@@ -377,7 +408,11 @@ class ShadowObserver(_JsonlRecorder):
         out = {"ready": bool(p.ready()), "error": None, "delta": None, "heldout": None, "search": None}
         t0 = time.perf_counter()
         try:
-            pred = p.rollout(y, lrs, seed=self.seed * 1_000_003 + o)
+            if verifies(p):
+                pred = self._verified(p, y, lrs, self.seed * 1_000_003 + o, theta)
+                out["verify_forward_passes"] = pred.diagnostics["forward_passes"]
+            else:
+                pred = p.rollout(y, lrs, seed=self.seed * 1_000_003 + o)
         except ValueError as exc:  # e.g. nothing observed yet: the row says why
             out["error"] = str(exc)
             self.time["rollout"] += time.perf_counter() - t0
@@ -387,7 +422,8 @@ class ShadowObserver(_JsonlRecorder):
         delta = self._flat(pred.delta)
         self.time["rollout"] += time.perf_counter() - t0
         out.update(delta=delta, uncertainty=_num(pred.uncertainty),
-                   loss_path=[_num(v) for v in np.asarray(pred.loss_path, dtype=np.float64)])
+                   loss_path=[_num(v) for v in np.asarray(pred.loss_path, dtype=np.float64)],
+                   steps_replaced=y if pred.steps is None else int(pred.steps), diagnostics=pred.diagnostics)
         if float(torch.linalg.vector_norm(delta)) == 0.0:
             out["heldout"] = loss0.copy()  # no change: the origin's losses, no forward pass needed
         else:
@@ -395,6 +431,22 @@ class ShadowObserver(_JsonlRecorder):
         if (name, y) in self.cells:
             out["search"] = self._search(theta, delta)
         return out
+
+    def _verified(self, p, y: int, lrs: Sequence[float], seed: int, theta: torch.Tensor):
+        """A verified rollout from the origin's weights ``theta``, its checks on the verify windows of
+        the probe copy (``hybrid.verified.batches`` forward passes each, as in the arm)."""
+        t0 = time.perf_counter()
+        calls = [0]
+
+        def loss_at(delta: Mapping[str, torch.Tensor]) -> float:
+            calls[0] += 1
+            self._load(theta + self._flat(delta) if delta else theta)
+            return float(np.mean(self._losses(self.verify_batches)))
+
+        pred = p.verified_rollout(y, lrs, seed, loss_at)
+        pred.diagnostics = {**pred.diagnostics, "forward_passes": calls[0] * len(self.verify_batches)}
+        self.time["verify"] += time.perf_counter() - t0
+        return pred
 
     def _complete(self, o: int, y: int) -> None:
         """``o + y`` steps done: score every prediction of horizon ``y`` from origin ``o`` and the
@@ -440,6 +492,12 @@ class ShadowObserver(_JsonlRecorder):
             return row
         path = entry.get("loss_path")
         row["uncertainty"] = entry.get("uncertainty")
+        if "steps_replaced" in entry:
+            row["steps_replaced"] = entry["steps_replaced"]
+        if entry.get("diagnostics"):
+            row["diagnostics"] = entry["diagnostics"]
+        if "verify_forward_passes" in entry:
+            row["verify_forward_passes"] = entry["verify_forward_passes"]
         row["loss_forecast"] = path
         row["loss_forecast_end"] = path[-1] if path else None
         dm = delta_metrics(self._dict(delta), self._dict(real), threshold=self.threshold)
@@ -483,6 +541,12 @@ class ShadowObserver(_JsonlRecorder):
                              "eval_batches": self.n_eval, "search_batches": self.n_search,
                              "eval_tokens": self.n_eval * trainer.train_cfg["batch_size"] * trainer.model_cfg.context,
                              "search_cells": sorted([list(c) for c in self.cells])}
+        summary["shadow"]["state_numbers"] = {n: int(p.state_numbers()) for n, p in self.predictors.items()
+                                              if callable(getattr(p, "state_numbers", None))}
+        if self.export_rssm:
+            arrays, meta = export_stream(self.predictors["rssm"].model, self.seed)
+            write_stream(self.folder / RSSM_STREAM, arrays, meta)
+            summary["shadow"]["rssm_stream"] = {"file": RSSM_STREAM, "steps": int(arrays["obs"].shape[0])}
         super().on_end(trainer, summary)
 
     def state_dict(self, trainer, checkpointer):

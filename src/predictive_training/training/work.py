@@ -128,7 +128,14 @@ class CountingPredictor:
     def __getattr__(self, attr):  # only called for attributes not found on the wrapper
         if attr in ("inner", "work", "prefix"):
             raise AttributeError(attr)
-        return getattr(self.inner, attr)
+        value = getattr(self.inner, attr)
+        if attr == "verified_rollout" and callable(value):  # a verifying predictor's rollout counts too
+            def counted(horizon: int, *args, **kwargs):
+                out = value(horizon, *args, **kwargs)
+                self.work[f"rollout/{self.unit_name}/{int(horizon)}"] += 1
+                return out
+            return counted
+        return value
 
 
 class CountingCorrector:
