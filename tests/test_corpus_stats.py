@@ -92,3 +92,20 @@ def test_command_line_prints_the_stats_of_a_configs_corpus(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["documents"] == 2 and out["sample_words"] == 9 and out["reference_tinystories"] == TINYSTORIES
     assert main([str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_the_report_shows_the_corpus_beside_real_stories():
+    from predictive_training.report.corpus import corpus_section
+
+    meta = {"source": "synthetic", "corpus_stats": {
+        "documents": 10, "mean_document_words": 150.0, "tokens_per_word": 1.5, "sample_words": 340000,
+        "distinct_per_100k": 4000, "hapax_per_340k": 1500, "gzip_ratio": 0.29, "top10_share": 0.30,
+        "reference_tinystories": {"distinct_per_100k": 3852, "hapax_per_340k": 1490, "gzip_ratio": 0.302,
+                                  "top10_share": 0.286}}}
+    sec = corpus_section(meta)
+    assert sec["title"] == "Corpus" and len(sec["rows"]) == 4
+    assert all(len(r) == len(sec["columns"]) for r in sec["rows"])
+    distinct = sec["rows"][0]
+    assert distinct[1] == "4,000" and distinct[2] == "3,852" and distinct[3] == "+4%"
+    assert sec["rows"][2][3] == "-4%"  # 0.29 against 0.302
+    assert corpus_section({"source": "old"}) is None  # data prepared before the statistics existed

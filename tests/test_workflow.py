@@ -95,10 +95,22 @@ def test_smoke_study_end_to_end(tmp_path):
     assert (res / "figures/shadow_horizon.png").exists()
     assert "Shadow mode" in html and "H1: at the hybrid arms&#39; horizon" in html  # autoescaped
     assert (res / "report/report.pdf").read_bytes()[:5] == b"%PDF-"
-    # the hybrid arm really predicted: Predict rows without backward passes changed the weights
-    rows = [json.loads(x) for x in (res / "runs/hybrid_r50/seed0/metrics.jsonl").read_text().splitlines()]
-    predict = [r for r in rows if r["phase"] == "predict"]
-    assert predict and not any(r["backward"] for r in predict)
-    assert max(r["delta_norm"] for r in predict) > 0
+    # a predicting arm really predicted: Predict rows without backward passes changed the weights
+    # (repeat_r50 is never gated; the hybrid arms predict only when the gate from measured skill lets them)
+    for arm in ("repeat_r50", "hybrid_r50"):
+        rows = [json.loads(x) for x in (res / f"runs/{arm}/seed0/metrics.jsonl").read_text().splitlines()]
+        predict = [r for r in rows if r["phase"] == "predict"]
+        assert not any(r["backward"] for r in predict)
+        assert not predict or max(r["delta_norm"] for r in predict) > 0
+        if arm == "repeat_r50":
+            assert predict
+    # every cycle of the hybrid arm has a gate decision with its reason
+    events = [json.loads(x) for x in (res / "runs/hybrid_r50/seed0/events.jsonl").read_text().splitlines()]
+    gates = [e for e in events if e["event"] == "gate"]
+    summary = json.loads((res / "runs/hybrid_r50/seed0/summary.json").read_text())
+    assert gates and all(g["decision"] in ("full", "predict") for g in gates)
+    assert sum(g["decision"] == "full" for g in gates) == summary["gate_blocks"]
+    assert all(g["reason"] for g in gates if g["decision"] == "full")
+    assert sum(summary["gate_block_reasons"].values()) == summary["gate_blocks"]
     # nothing half-written is left behind
     assert not list(res.rglob(".*.tmp-*")) and not list(res.rglob(".*.partial"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from .context import ReportContext
+from .corpus import corpus_section
 from .html import render_html
 from .pdf import render_pdf
 from .shadow import shadow_section
@@ -104,7 +105,7 @@ def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, deci
         runs=pd.read_csv(runs_csv),
         provenance=provenance(cfg, meta),
         notes=NOTES,
-        sections=[sec] if (sec := _shadow_section(cfg, results_dir)) else [],
+        sections=[sec for sec in (corpus_section(meta), _shadow_section(cfg, results_dir)) if sec],
     )
     render_html(ctx, html_out)
     render_pdf(ctx, pdf_out)
