@@ -13,7 +13,13 @@ Usage::
     python benchmarks/cost_model_check.py [--config config/smoke.yaml] [--data DIR] [--seed 0]
         [--arms baseline,hybrid_r50,skip_r50,repeat_r50] [--calls 30] [--json OUT]
 
-Data: ``--data``, else the config's data prepared into a temporary folder.
+Data: ``--data``, else the config's data prepared into a temporary folder. Arms of the
+leave-one-seed-out kinds (``nowcaster``, ``rssm_pretrained``) run with the calibration's untrained
+stand-ins of their size (``training/calibrate.py``: ``stand_in_models``): their costs, not their
+losses, are compared here. E.g. the field's arms::
+
+    python benchmarks/cost_model_check.py --config config/frontier.yaml \
+        --arms baseline,verified_r50_y10,dmd_r50_y50,nowcaster_r50_y50,rssm_pretrained_r50_y10
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from predictive_training import config as config_mod
-    from predictive_training.data.prepare import prepare
+    from predictive_training.data.prepare import TokenData, prepare
     from predictive_training.records.costs import contention_free_s
-    from predictive_training.training.calibrate import calibrate
+    from predictive_training.training.calibrate import STAND_INS, calibrate, stand_in_models
     from predictive_training.training.run import run_training
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -48,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cfg = config_mod.load(args.config)
+    unknown = [a for a in args.arms.split(",") if a not in cfg["arms"]]
+    if unknown:
+        ap.error(f"--arms: {unknown} not in config key 'arms' of {args.config} ({', '.join(cfg['arms'])})")
     torch.set_num_threads(cfg["threads"])
     with tempfile.TemporaryDirectory(prefix="cost_check_") as tmp:
         tmp = Path(tmp)
@@ -62,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<28} {1e3 * u['s']:10.3f} ms ({u['statistic']}, IQR {1e3 * u['q25_s']:.3f}-"
                   f"{1e3 * u['q75_s']:.3f}, n={u['n']})")
         rows = []
-        for arm in args.arms.split(","):
-            s = run_training(cfg, data, arm, args.seed, tmp / "runs" / arm)
+        arms = args.arms.split(",")
+        files = {}
+        for kind in sorted({cfg["arms"][a]["kind"] for a in arms} & set(STAND_INS)):
+            files.update(stand_in_models(cfg, kind, TokenData(data).vocab_size, args.seed, tmp / "models"))
+        for arm in arms:
+            s = run_training(cfg, data, arm, args.seed, tmp / "runs" / arm, files=files or None)
             cost = contention_free_s(s["work"], cal)
             rows.append({"arm": arm, "wall_s": s["wall_s"], "cost_s": cost, "ratio": cost / s["wall_s"],
                          "cpu_s": s["cpu_s"], "work": s["work"]})

@@ -41,5 +41,6 @@ rule calibrate:
         model=config["model"],
         train=config["train"],
         hybrid=config["hybrid"],
+        arms=config["arms"],
     script:
         "../scripts/calibrate.py"

@@ -6,13 +6,24 @@ code, ``config.threads`` torch threads as training uses:
 
 - ``full_step``: ``Trainer.full_step`` of the baseline (no recorders), median of ``calls``;
 - ``forward_batch``: one forward-only training batch as the held-aside losses run it, median;
-- per predictor of the study's arms (``rssm``, ``skip``, ``repeat``): ``observe/<p>`` (the trainer's
+- per predicted arm kind among the study's arms (any arm with a ``kind`` of
+  :data:`PREDICTOR_KINDS` and an optional ``horizon``; the predictor of each kind, and so the
+  ``<p>`` of its units, is :data:`PREDICTOR_OF_KIND`): ``observe/<p>`` (the trainer's
   observation of a real step, the guard's check and ``Predictor.observe``; for a learning
   predictor the MEAN over the calls that run no optimisation, because its periodic work lands on
-  some calls only, else the median), ``predictor_train/<p>`` (the extra seconds of the calls that
-  optimise, per optimisation step: total over those calls minus their observe share, divided by
-  their optimisation steps), ``rollout/<p>/<L>`` (median) at the lengths the plans use
-  (:func:`rollout_lengths`);
+  some calls only; for the nowcaster the mean over whole windows of ``stride`` calls, because it
+  closes a window on one call in ``stride``; else the median), ``predictor_train/<p>`` (a learning
+  predictor: the extra seconds of the calls that optimise, per optimisation step: total over those
+  calls minus their observe share, divided by their optimisation steps), ``rollout/<p>/<L>``
+  (median) at every length the kind's arms use (:func:`rollout_lengths`: each arm's own horizon,
+  and the Full gaps of skill-gated ``hybrid`` arms), timed once the predictor has observed enough
+  real steps to be in its steady state (a full DMD window, the nowcaster's ``history`` windows);
+- for a verifying predictor (``verified``) the rollout is the trainer's verified rollout with its
+  held-aside loss replaced by a stand-in that costs nothing (the checks' forward batches are
+  ``forward_batch``): ``verify_check/<p>`` (one check's own work: the difference between a
+  rollout whose checks all pass and one that stops at its first check, per check, at a length of
+  at least 5 checks) and ``rollout/<p>/<L>`` (a rollout that stops at its first check, less its
+  two checks);
 - for skill-gated hybrid arms: the reference's ``observe/reference_<r>`` and
   ``rollout/reference_<r>/<L>``, and ``skill_check`` (the gate's bookkeeping of one gap), medians;
 - ``pre_predict_snapshot``, ``apply_delta``, ``guard_restore`` (medians), ``search_trial`` (the
@@ -20,10 +31,15 @@ code, ``config.threads`` torch threads as training uses:
   ``forward_batch``).
 
 Observations are made from one real step's gradients and a few update directions, reused: a
-unit's cost depends on shapes, not on values. FLOPs per unit are counted with
-``torch.utils.flop_counter.FlopCounterMode`` (matrix products only; the attention products that
-the CPU kernel hides from the counter are added as ``4 n_layer context d_model`` per token and
-pass, backward = 2 x forward): an estimate, labelled so.
+unit's cost depends on shapes, not on values. For the same reason the leave-one-seed-out kinds
+(``nowcaster``, ``rssm_pretrained``), whose runs load a model trained on the other seeds by the
+workflow's training jobs, are calibrated with a stand-in of the same architecture and size (an
+untrained network of the configured shape, :func:`stand_in_models`; ``calibration.json`` says so
+under ``predictors``): the calibration runs before those jobs and does not depend on them.
+
+FLOPs per unit are counted with ``torch.utils.flop_counter.FlopCounterMode`` (matrix products
+only; the attention products that the CPU kernel hides from the counter are added as ``4 n_layer
+context d_model`` per token and pass, backward = 2 x forward): an estimate, labelled so.
 
 :func:`measure_units` is shared with ``plan`` (``training/plan.py``), which runs it at paper
 scale with fewer calls.
@@ -32,9 +48,12 @@ scale with fewer calls.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 import logging
 import math
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -44,18 +63,32 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..config import LEAVE_ONE_SEED_OUT, arm_horizon
+from ..dynamics.protocol import verifies
 from ..io import write_json
 from ..records.costs import FORMAT
-from .hybrid import HybridTrainer, _plan
+from .hybrid import PREDICTED_KINDS, HybridTrainer, _plan
 from .loop import Phase, StepInfo, Trainer, lr_at, pick_device
 from .work import (APPLY_DELTA, FORWARD_BATCH, FULL_STEP, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL,
                    SKILL_CHECK, predictor_train_steps)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RandomTokens", "measure_units", "calibrate", "rollout_lengths", "PREDICTOR_KINDS", "FLOPS_NOTE"]
+__all__ = ["RandomTokens", "measure_units", "calibrate", "rollout_lengths", "stand_in_models", "PREDICTOR_KINDS",
+           "PREDICTOR_OF_KIND", "STAND_INS", "FLOPS_NOTE"]
 
-PREDICTOR_KINDS = ("hybrid", "skip", "repeat")  # arm kinds with a predictor (and its units)
+PREDICTOR_KINDS = PREDICTED_KINDS  # arm kinds with a predictor (and its units)
+#: The predictor of each predicted arm kind: its ``name``, the ``<p>`` of its units (``training/work.py``).
+PREDICTOR_OF_KIND = {"hybrid": "rssm", "skip": "skip", "repeat": "repeat", "verified": "verified", "dmd": "dmd",
+                     "nowcaster": "nowcaster", "rssm_pretrained": "rssm_pretrained"}
+#: What the calibration runs in place of a model that the workflow trains on the other seeds.
+STAND_INS = {
+    "nowcaster": "stand-in: an untrained nowcaster network of hybrid.nowcaster's shape (history, hidden) for this "
+                 "model's parameters; the trained one of each seed has the same architecture and size, and the "
+                 "unit costs depend on shapes, not values",
+    "rssm_pretrained": "stand-in: an untrained RSSM of hybrid.rssm's shape for this model; the pretrained one of each "
+                       "seed has the same architecture and size, and the unit costs depend on shapes, not values",
+}
 _NEVER = 10**9  # a step count no calibration reaches: no periodic evaluation, no budget end
 
 FLOPS_NOTE = ("FLOPs per unit: matrix products counted by torch.utils.flop_counter.FlopCounterMode, plus the "
@@ -135,7 +168,7 @@ def _heldout_forward(tr: Trainer, step: int) -> float:
 
 
 def _arm_of_kind(cfg: dict, kind: str) -> str | None:
-    return next((a for a, v in cfg["arms"].items() if v["kind"] == kind), None)
+    return next((a for a, v in cfg["arms"].items() if v.get("kind") == kind), None)
 
 
 def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_calls: int = 8, seed: int = 0,
@@ -144,7 +177,7 @@ def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_ca
                   inspect: Callable[[str, Trainer], None] | None = None) -> dict[str, dict]:
     """Seconds (and FLOPs) per unit of work for ``cfg``'s model on ``cfg``'s device.
 
-    ``kinds``: predictor arm kinds to measure (default: those among ``cfg['arms']``); ``gpt``:
+    ``kinds``: predicted arm kinds to measure (default: those among ``cfg['arms']``); ``gpt``:
     measure ``full_step`` and ``forward_batch`` (plan measures them separately at reduced batches);
     ``inspect(what, trainer)``: called with ``("gpt", the conventional trainer)`` and ``(kind, the
     hybrid trainer)`` after their units are measured (plan reads memory and state there).
@@ -171,15 +204,18 @@ def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_ca
         if inspect is not None:
             inspect("gpt", conv)
         del conv
-    wanted = kinds if kinds is not None else tuple(k for k in PREDICTOR_KINDS if _arm_of_kind(c, k))
+    wanted = kinds if kinds is not None else measured_kinds(c)
     searched = False
     for kind in wanted:
         arm = _arm_of_kind(c, kind)
         if arm is None:
             raise ValueError(f"no arm of kind {kind!r} in config key 'arms'")
-        tr = HybridTrainer(c, data, arm, seed)
+        with tempfile.TemporaryDirectory(prefix="calibrate_") as tmp:  # stand-ins of trained models
+            files = stand_in_models(c, kind, data.vocab_size, seed, tmp) if kind in LEAVE_ONE_SEED_OUT else None
+            tr = HybridTrainer(c, data, arm, seed, files=files)
         units.update(_predictor_units(tr, c, clock, calls=calls, warmup=warmup, train_calls=train_calls,
-                                      count_flops=count_flops, say=say, lengths=rollout_lengths(cfg, kind)))
+                                      count_flops=count_flops, say=say, lengths=rollout_lengths(cfg, kind),
+                                      horizon=arm_horizon(c, arm)))
         if not searched:
             units.update(_trainer_units(tr, clock, calls=calls, warmup=warmup, count_flops=count_flops))
             searched = True
@@ -187,6 +223,50 @@ def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_ca
             inspect(kind, tr)
         del tr
     return units
+
+
+def measured_kinds(cfg: dict) -> tuple[str, ...]:
+    """The predicted arm kinds among ``cfg['arms']`` (any arm dict with a ``kind``), in
+    :data:`PREDICTOR_KINDS` order: the kinds a calibration of ``cfg`` measures."""
+    present = {a.get("kind") for a in cfg["arms"].values()}
+    return tuple(k for k in PREDICTOR_KINDS if k in present)
+
+
+def stand_in_models(cfg: dict, kind: str, vocab_size: int, seed: int, folder: str | Path) -> dict[str, str]:
+    """Files in ``folder`` that stand in for the model a ``nowcaster`` or ``rssm_pretrained`` run of
+    ``seed`` loads (``HybridTrainer(files=...)``): the same architecture and size, untrained, in the
+    format and with the checks of the trained ones (made for ``seed``, trained on no seed). Unit
+    costs depend on shapes, not on values (:data:`STAND_INS`); nothing here is a trained model."""
+    from ..dynamics.nowcaster import N_TENSOR_FEATURES, NowcasterConfig, NowcasterNet, save_nowcaster
+    from ..dynamics.rssm import N_GLOBAL_FEATURES, RSSMConfig, RSSMLite
+    from ..dynamics.rssm_pretrain import save_pretrained
+    from ..model import GPT, GPTConfig
+
+    with torch.device("meta"):  # the parameters' names and shapes, no memory
+        model = GPT(GPTConfig(vocab_size=vocab_size, **cfg["model"]))
+    shapes = {n: tuple(p.shape) for n, p in model.named_parameters() if p.requires_grad}
+    path = Path(folder) / f"{kind}_stand_in_seed{seed}.pt"
+    h = cfg["hybrid"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        if kind == "nowcaster":
+            ncfg = NowcasterConfig.from_study(h, seed)
+            net = NowcasterNet(ncfg.history + N_TENSOR_FEATURES, ncfg.hidden)
+            save_nowcaster(path, {"net": net.state_dict(), "config": dataclasses.asdict(ncfg),
+                                  "held_out_seed": int(seed), "trained_on_seeds": [], "horizons": [],
+                                  "param_names": list(shapes), "param_shapes": {n: list(v) for n, v in shapes.items()},
+                                  "records": [], "info": {"stand_in": STAND_INS[kind]}})
+        elif kind == "rssm_pretrained":
+            rcfg = RSSMConfig.from_dict({**(h.get("rssm") or {}), "seed": int(seed)})  # as pretraining sets it
+            rssm = RSSMLite(N_GLOBAL_FEATURES + 2 * len(shapes), shapes, rcfg)
+            state = {k: v for k, v in rssm.state_dict().items() if not k.endswith("_extra_state")}
+            save_pretrained(path, {"state": state, "config": dataclasses.asdict(rcfg), "held_out_seed": int(seed),
+                                   "trained_on_seeds": [], "param_names": list(shapes),
+                                   "param_shapes": {n: list(v) for n, v in shapes.items()},
+                                   "info": {"stand_in": STAND_INS[kind]}})
+        else:
+            raise ValueError(f"arm kind {kind!r} loads no trained model (stand-ins: {sorted(STAND_INS)})")
+    return {kind: str(path)}
 
 
 def _updates(tr: HybridTrainer, k: int = 2) -> tuple[StepInfo, list[dict[str, torch.Tensor]]]:
@@ -207,12 +287,39 @@ def _updates(tr: HybridTrainer, k: int = 2) -> tuple[StepInfo, list[dict[str, to
     return info, out
 
 
+def _observe_period(c: dict, kind: str) -> int:
+    """Calls over which a non-learning predictor's observe work repeats: the nowcaster closes a
+    window of ``stride`` observed steps on one call in ``stride``; the others do the same each call."""
+    return int(c["hybrid"]["nowcaster"]["stride"]) if kind == "nowcaster" else 1
+
+
+def _steady_observations(c: dict, kind: str) -> int:
+    """Observed real steps after which a rollout of ``kind`` costs what it costs in a run: the DMD's
+    window of updates is full (its Gram matrices are ``window x window``), the nowcaster holds its
+    ``history`` windows (it is ready), the repeat predictor its window; others need one step (the
+    learning predictors observe far more while their optimisation steps are timed)."""
+    h = c["hybrid"]
+    if kind == "dmd":
+        return int(h["dmd"]["window"])
+    if kind == "nowcaster":
+        return int(h["nowcaster"]["stride"]) * int(h["nowcaster"]["history"])
+    if kind == "repeat":
+        return int(h["repeat_window"])
+    return 1
+
+
 def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, warmup: int, train_calls: int,
-                     count_flops: bool, say: Callable[[str], None], lengths: list[int]) -> dict[str, dict]:
+                     count_flops: bool, say: Callable[[str], None], lengths: list[int],
+                     horizon: int) -> dict[str, dict]:
     inner = tr.predictor.inner
     name = tr.predictor.name
+    if name != PREDICTOR_OF_KIND[tr.kind]:
+        raise RuntimeError(f"arm kind {tr.kind!r} runs predictor {name!r}, not {PREDICTOR_OF_KIND[tr.kind]!r}: "
+                           "PREDICTOR_OF_KIND is out of date")
     info0, updates = _updates(tr)
     learns = getattr(getattr(inner, "model", None), "n_train_steps", getattr(inner, "train_steps", None)) is not None
+    period = 1 if learns else _observe_period(c, tr.kind)
+    calls_timed = -(-calls // period) * period  # whole periods, so that the mean holds each call's share
 
     def observe(i: int) -> None:
         info = StepInfo(step=tr.step + i, phase="full", loss=info0.loss, lr=info0.lr, grad_norm=info0.grad_norm,
@@ -224,7 +331,7 @@ def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, w
 
     plain, training, trained = [], [], []
     i = 0
-    cap = warmup + calls + (train_calls + 4) * 200 if learns else warmup + calls
+    cap = warmup + calls + (train_calls + 4) * 200 if learns else warmup + calls_timed
     while i < cap:
         before = predictor_train_steps(inner)
         dt = clock.time(lambda: observe(i))
@@ -237,13 +344,14 @@ def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, w
             trained.append(k)
         else:
             plain.append(dt)
-        if len(plain) >= calls and (not learns or len(training) >= train_calls):
+        if len(plain) >= calls_timed and (not learns or len(training) >= train_calls):
             break
     if learns and len(training) < train_calls:
         raise RuntimeError(f"predictor {name!r} ran {len(training)} optimisation calls in {i} observed steps; "
                            f"calibration needs {train_calls}")
-    # a learning predictor's periodic work lands on some calls only: the mean; else the median
-    units = {f"observe/{name}": _summary(plain, "mean" if learns else "median")}
+    # periodic work that lands on some calls only (a learning predictor's, the nowcaster's window): the
+    # mean; else the median
+    units = {f"observe/{name}": _summary(plain, "mean" if learns or period > 1 else "median")}
     obs_s = units[f"observe/{name}"]["s"]
     if learns:
         per = [(dt - obs_s) / k for dt, k in zip(training, trained)]
@@ -264,9 +372,17 @@ def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, w
             extra = [(f - units[f"observe/{name}"]["flops"], k) for f, k in zip(fl, fk) if k]
             units[f"predictor_train/{name}"]["flops"] = (sum(e for e, _ in extra) / sum(k for _, k in extra)
                                                          if extra else 0.0)
-    Y = int(c["hybrid"]["horizon"])
-    units.update(_rollout_units(inner, name, lengths, tr, clock, calls=calls, warmup=warmup,
-                                count_flops=count_flops))
+    while i < _steady_observations(c, tr.kind):  # the rollouts are timed in the steady state
+        observe(i)
+        i += 1
+    if not learns and not inner.ready():
+        raise RuntimeError(f"predictor {name!r} is not ready after {i} observed steps: its rollouts cannot be timed")
+    Y = int(horizon)
+    if verifies(inner):
+        units.update(_verified_units(tr, name, lengths, clock, calls=calls, warmup=warmup, count_flops=count_flops))
+    else:
+        units.update(_rollout_units(inner, name, lengths, tr, clock, calls=calls, warmup=warmup,
+                                    count_flops=count_flops))
     say(f"{name}: observe {1e3 * obs_s:.2f} ms"
         + (f", train step {1e3 * units[f'predictor_train/{name}']['s']:.1f} ms" if learns else "")
         + f", rollout {1e3 * units[f'rollout/{name}/{Y}']['s']:.2f} ms")
@@ -279,18 +395,21 @@ def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, w
 
 
 def rollout_lengths(cfg: dict, kind: str) -> list[int]:
-    """The rollout lengths the arms of ``kind`` use: ``hybrid.horizon`` (the Predict phases) and,
-    for skill-gated arms, the shortest and longest Full gap of their plans (the gate's forecasts).
-    Other lengths are interpolated from these (``records/costs.py``)."""
-    out = {int(cfg["hybrid"]["horizon"])}
+    """The rollout lengths the arms of ``kind`` use: each arm's horizon (``arms.<name>.horizon``,
+    else ``hybrid.horizon``: its Predict phases) and, for skill-gated ``hybrid`` arms, the shortest
+    and longest Full gap of their plans (the gate's forecasts). Other lengths are interpolated from
+    these (``records/costs.py``). ``hybrid.horizon`` alone when no arm is of ``kind``."""
+    out = set()
     gated = kind == "hybrid" and cfg["hybrid"]["gate"]["reference"] != "none"
     for arm, a in cfg["arms"].items():
-        if a["kind"] != kind or not gated:
+        if a.get("kind") != kind:
             continue
-        plan = _plan(cfg, arm)
-        gaps = [plan.full_len(k) for k in range(plan.cycles + 1)]
-        out.update(g for g in (min(gaps), max(gaps)) if g >= 1)
-    return sorted(out)
+        out.add(arm_horizon(cfg, arm))
+        if gated:
+            plan = _plan(cfg, arm)
+            gaps = [plan.full_len(k) for k in range(plan.cycles + 1)]
+            out.update(g for g in (min(gaps), max(gaps)) if g >= 1)
+    return sorted(out) or [int(cfg["hybrid"]["horizon"])]
 
 
 def _rollout_units(pred, name: str, lengths: list[int], tr: HybridTrainer, clock: _Clock, *, calls: int,
@@ -301,6 +420,59 @@ def _rollout_units(pred, name: str, lengths: list[int], tr: HybridTrainer, clock
         units[f"rollout/{name}/{L}"] = _summary(clock.times(lambda: pred.rollout(L, lrs, 1), calls, warmup))
         if count_flops:
             units[f"rollout/{name}/{L}"]["flops"] = _flops(lambda: pred.rollout(L, lrs, 1))[0]
+    return units
+
+
+def _verified_units(tr: HybridTrainer, name: str, lengths: list[int], clock: _Clock, *, calls: int, warmup: int,
+                    count_flops: bool) -> dict[str, dict]:
+    """``verify_check/<p>`` and ``rollout/<p>/<L>`` of a verifying predictor, through the trainer's
+    verified rollout (``HybridTrainer._verified_rollout``) with its held-aside loss replaced by a
+    stand-in that runs no forward pass (those are ``forward_batch``): a constant loss stops the
+    rollout at its first check (2 checks: the origin's and one), a falling one lets every check pass
+    (``1 + ceil(L / k)`` checks). One check's own work is the difference per extra check at a length
+    of at least 5 checks; a rollout's is the stopping rollout less its 2 checks."""
+    k = int(tr.hcfg["verified"]["check_every"])
+    n_all = lambda L: 1 + -(-L // k)  # noqa: E731  (checks when every check passes)
+    loss = {"stop": lambda steps: 0.0}
+
+    def run(L: int, how: str) -> None:
+        lrs = [lr_at(tr.step + j, tr.train_cfg) for j in range(L)]
+        if how == "pass":
+            falling = itertools.count()
+            tr._heldout_loss = lambda steps: -float(next(falling))
+        else:
+            tr._heldout_loss = loss["stop"]
+        try:
+            pred = tr._verified_rollout(L, lrs, 1)
+        finally:
+            del tr._heldout_loss  # the trainer's own method again
+        want = n_all(L) if how == "pass" else 2
+        if pred.diagnostics.get("checks") != want:
+            raise RuntimeError(f"verified rollout of {L} steps ran {pred.diagnostics.get('checks')} checks, "
+                               f"the calibration expected {want}")
+
+    def paired(L: int) -> tuple[list[float], list[float]]:
+        for _ in range(warmup):
+            run(L, "stop")
+            run(L, "pass")
+        stop, full = [], []
+        for _ in range(calls):
+            stop.append(clock.time(lambda: run(L, "stop")))
+            full.append(clock.time(lambda: run(L, "pass")))
+        return stop, full
+
+    Lc = max(max(lengths), 5 * k)  # at least 5 checks, so that their difference is above the noise
+    stop, full = paired(Lc)
+    per = [max(0.0, (b - a) / (n_all(Lc) - 2)) for a, b in zip(stop, full)]
+    units = {f"verify_check/{name}": _summary(per)}
+    units[f"verify_check/{name}"]["s"] = max(0.0, (float(np.median(full)) - float(np.median(stop))) / (n_all(Lc) - 2))
+    check_s = units[f"verify_check/{name}"]["s"]
+    for L in lengths:
+        st = stop if L == Lc else clock.times(lambda: run(L, "stop"), calls, warmup)
+        units[f"rollout/{name}/{L}"] = _summary([max(0.0, t - 2 * check_s) for t in st])
+    if count_flops:  # parameter-sized copies and additions: elementwise, not counted (FLOPS_NOTE)
+        for u in units.values():
+            u["flops"] = 0.0
     return units
 
 
@@ -408,6 +580,10 @@ def calibrate(cfg: dict, data_dir: str | Path | None, out_path: str | Path, *, c
         "seconds": time.perf_counter() - t0,
         "config": {k: copy.deepcopy(cfg[k]) for k in ("model", "train", "hybrid", "threads", "device")},
         "flops_note": FLOPS_NOTE,
+        # per predicted arm kind: the predictor (the <p> of its units), the rollout lengths timed, and
+        # for the leave-one-seed-out kinds the stand-in that was timed in place of a trained model
+        "predictors": {k: {"predictor": PREDICTOR_OF_KIND[k], "rollout_lengths": rollout_lengths(cfg, k),
+                           "model": STAND_INS.get(k, "as the runs build it")} for k in measured_kinds(cfg)},
         "units": units,
     }
     write_json(out_path, out)

@@ -4,9 +4,11 @@
 machine has (``device: auto``: CUDA when present), at the config's model size:
 
 - the unit costs of training work (``training/calibrate.py``: a Full step and a forward-only batch
-  at the config's batch, and per predictor of the arms its observe, optimisation step and rollout,
-  the pre-Predict snapshot, applying a delta, a guard restore and a line-search trial), a few
-  calls each; and the measurement recorders' seconds per step (gradient sketch, tensor norms);
+  at the config's batch, and per predicted arm kind of the arms its predictor's observe,
+  optimisation step, rollout at every horizon its arms use and a verified rollout's check (the
+  nowcaster and the pretrained RSSM as untrained stand-ins of their size), the pre-Predict
+  snapshot, applying a delta, a guard restore and a line-search trial), a few calls each; and
+  the measurement recorders' seconds per step (gradient sketch, tensor norms);
 - the peak memory of a training process (resident on the host, and allocated on the GPU) for the
   model alone and with each predictor, each in a fresh subprocess so that each peak is its own;
 - the bytes each run writes: final run folder by part, checkpoint size and the peak disk use
@@ -39,25 +41,26 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
+from ..config import arm_horizon
 from ..dynamics.corrector import layer_groups
 from ..dynamics.footprint import STATE_BOUND, held_numbers, state_numbers
-from ..dynamics.rssm import RSSMConfig
+from ..dynamics.rssm import RSSMConfig, RSSMLite
 from ..model import GPT, GPTConfig
 from ..phase_plan import PhasePlan
-from .calibrate import PREDICTOR_KINDS, RandomTokens, measure_units
+from .calibrate import PREDICTOR_KINDS, PREDICTOR_OF_KIND, RandomTokens, measure_units
 from .loop import Phase, StepInfo, pick_device
 from .work import APPLY_DELTA, FORWARD_BATCH, FULL_STEP, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL, SKILL_CHECK
 
 __all__ = ["nominal_work", "run_disk", "plan", "format_plan", "settle", "RUN_FOLDER_BUDGET", "PEAK_DISK_BUDGET",
-           "PREDICTOR_OF_KIND"]
+           "PREDICTOR_OF_KIND", "rssm_train_runs"]
 
 GB = 1e9
 RUN_FOLDER_BUDGET = 10 * GB   # a finished run folder (issue 18)
 PEAK_DISK_BUDGET = 20 * GB    # a run folder during the run, checkpoints included
-PREDICTOR_OF_KIND = {"hybrid": "rssm", "skip": "skip", "repeat": "repeat"}
 _DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 
 
@@ -74,17 +77,28 @@ def _model_shapes(cfg: dict, vocab: int | None = None) -> dict[str, tuple[int, .
 
 def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     """The work units (``training/work.py``) an arm's run counts when neither the gate nor the
-    guard fires: the nominal phase plan, one rollout, snapshot and applied delta per cycle, the
-    held-aside batches and line-search trials per cycle as ``training/hybrid.py`` runs them, and
-    for the RSSM one optimisation run of ``train_iters`` steps every ``update_every`` observed steps."""
+    guard fires (every predictor ready at every Predict phase): the nominal phase plan at the arm's
+    horizon (``arms.<name>.horizon``, else ``hybrid.horizon``), one rollout, snapshot and applied
+    delta per cycle, the held-aside batches and line-search trials per cycle as
+    ``training/hybrid.py`` runs them, and for the RSSM (``hybrid``, ``rssm_pretrained``) one
+    optimisation run of ``train_iters`` steps every ``update_every`` observed steps.
+
+    A ``verified`` arm's figure assumes that no verified rollout ends early (every check lowers the
+    held-aside loss, the most checks it can run): ``1 + ceil(Y / hybrid.verified.check_every)``
+    checks per Predict phase (the origin's and one per ``check_every`` increments), each
+    ``hybrid.verified.batches`` forward batches. An early end runs fewer checks and Predict steps
+    and more Full steps (the slot's steps left run Full): its run counts at most these checks and
+    forward batches and at least these Full steps."""
     arm_cfg, tc, h = cfg["arms"][arm], cfg["train"], cfg["hybrid"]
     kind, T = arm_cfg["kind"], int(tc["steps"])
     if kind == "conventional":
         return {FULL_STEP: T}
-    p = PhasePlan(float(arm_cfg["prediction_ratio"]), int(h["horizon"]), int(h["correct_steps"]), T,
+    p = PhasePlan(float(arm_cfg["prediction_ratio"]), arm_horizon(cfg, arm), int(h["correct_steps"]), T,
                   int(tc["warmup_steps"]))
     if kind == "matched":
         return {FULL_STEP: p.backward_passes}
+    if kind not in PREDICTOR_OF_KIND:
+        raise ValueError(f"config key 'arms.{arm}.kind': no nominal work for kind {kind!r}")
     pred = PREDICTOR_OF_KIND[kind]
     n, Y, full = p.cycles, p.horizon, p.backward_passes
     n_probe = min(int(h["corrector"]["probe_batches"]), Y)  # the held-aside loss after Predict (the guard's)
@@ -104,11 +118,29 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
             F = p.full_len(k)
             for who in (pred, ref):
                 work[f"rollout/{who}/{F}"] = work.get(f"rollout/{who}/{F}", 0) + 1
-    if pred == "rssm":  # optimisation on the grid of observed steps, once the replay holds a window
+    if kind == "verified":  # every check passes (no early end): the most checks a phase runs
+        checks = 1 + -(-Y // int(h["verified"]["check_every"]))
+        work[f"verify_check/{pred}"] = n * checks
+        work[FORWARD_BATCH] += n * checks * int(h["verified"]["batches"])
+    if pred in ("rssm", "rssm_pretrained"):  # it observes every real step and optimises on its own grid
         r = RSSMConfig.from_dict({**(h.get("rssm") or {}), "seed": 0})
-        runs = sum(1 for m in range(r.update_every, full + 1, r.update_every) if m >= r.window)
-        work[f"predictor_train/{pred}"] = runs * r.train_iters
+        work[f"predictor_train/{pred}"] = rssm_train_runs(r, full) * r.train_iters
     return {k: v for k, v in work.items() if v}
+
+
+def rssm_train_runs(r: RSSMConfig, observed: int) -> int:
+    """Online optimisation runs of an RSSM (``rssm``, and ``rssm_pretrained``, whose replay starts
+    empty too) after ``observed`` observed real steps: ``RSSMLite.observe`` runs one when the count
+    is a multiple of ``update_every`` and its replay (the last ``replay_size`` steps) holds a
+    training window and, unless ``holdout_every`` is 0, a held-out one. The windows are found by the
+    RSSM's own rule (``RSSMLite._window_starts``) on the replay's size at that count."""
+    runs = 0
+    for m in range(r.update_every, int(observed) + 1, r.update_every):
+        at = SimpleNamespace(config=r, replay=SimpleNamespace(size=min(m, r.replay_size)), n_observed=m)
+        if len(RSSMLite._window_starts(at, held_out=False)) and (
+                r.holdout_every == 0 or len(RSSMLite._window_starts(at, held_out=True))):
+            runs += 1
+    return runs
 
 
 def _snapshot_steps(cfg: dict) -> int:
@@ -147,7 +179,8 @@ def run_disk(cfg: dict, arm: str, predictor_state_bytes: float = 0.0) -> dict:
     parts["tensor_norms"] = real * (2 * n_t * 4 + 8) + header
     n_evals = T // int(cfg["train"]["eval_every"]) + 1
     cycles = work.get(APPLY_DELTA, 0)
-    parts["logs"] = T * 260 + n_evals * 400 + cycles * (3000 + 40 * int(cfg["hybrid"]["horizon"])) + 20_000
+    Y = arm_horizon(cfg, arm) if kind in PREDICTOR_KINDS else int(cfg["hybrid"]["horizon"])
+    parts["logs"] = T * 260 + n_evals * 400 + cycles * (3000 + 40 * Y) + 20_000
     final = sum(parts.values())
     state = 12 * N + (12 * N + predictor_state_bytes if kind in PREDICTOR_KINDS else 0) + 1_000_000
     records = parts.get("gradient_records", 0) + parts["tensor_norms"]
@@ -496,13 +529,13 @@ def format_plan(p: dict) -> str:
              f"GPT step: {p['gpt']['how']}", "", "unit costs (s; FLOPs an estimate):"]
     for u, v in p["units"].items():
         fl = v.get("flops")
-        lines.append(f"  {u:<28} {v['s']:12.5f} s  ({v.get('statistic')})" + (f"  {fl:.3g} FLOPs" if fl else ""))
+        lines.append(f"  {u:<32} {v['s']:12.5f} s  ({v.get('statistic')})" + (f"  {fl:.3g} FLOPs" if fl else ""))
     if p["gpt"].get("record_s_per_step"):
         rs = ", ".join(f"{k} {v:.4f} s" for k, v in p["gpt"]["record_s_per_step"].items())
         lines.append(f"  recording per step (measurement, outside the training clock): {rs}")
     lines += ["", "predictor state (float32 numbers per model parameter N; bound 8):"]
     for name, b in p["state_bound"].items():
-        lines.append(f"  {name:<8} persistent {b['state_fp32_per_N']:.2f} N, held {b['held_fp32_per_N']:.2f} N "
+        lines.append(f"  {name:<15} persistent {b['state_fp32_per_N']:.2f} N, held {b['held_fp32_per_N']:.2f} N "
                      f"-> {'within' if b['within_8N'] else 'OVER'} 8 N ({b['how']})")
     lines += ["", "per job (one arm, one seed):",
               "  arm | kind | runtime | of it training | host peak | device peak | run folder | checkpoint | "

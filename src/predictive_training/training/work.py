@@ -23,7 +23,12 @@ cumulative):
     observed steps), with whatever the predictor does around it per step (for the RSSM: basis
     refresh and re-filtering; they happen on the same grid of observed steps).
 ``rollout/<predictor>/<Y>``
-    one aggregate ``Y``-step rollout.
+    one aggregate ``Y``-step rollout. For a verifying predictor (``verified``) one verified
+    rollout: its own work apart from its checks (the origin's copy and restore, the kept delta).
+``verify_check/<predictor>``
+    one check of a verifying predictor's verified rollout, without its forward batches (those
+    are ``forward_batch``): the origin's weights restored and the candidate delta (made by the
+    predictor) added; the origin's own check (nothing added) counts as one too.
 ``pre_predict_snapshot``
     the copy of weights and AdamW state taken before a Predict phase (the guard's restore point).
 ``apply_delta``
@@ -130,8 +135,12 @@ class CountingPredictor:
             raise AttributeError(attr)
         value = getattr(self.inner, attr)
         if attr == "verified_rollout" and callable(value):  # a verifying predictor's rollout counts too
-            def counted(horizon: int, *args, **kwargs):
-                out = value(horizon, *args, **kwargs)
+            def counted(horizon: int, lrs, seed, loss_at, *args, **kwargs):
+                def check(delta):  # its checks' own work (their forward batches are forward_batch)
+                    self.work[f"verify_check/{self.unit_name}"] += 1
+                    return loss_at(delta)
+
+                out = value(horizon, lrs, seed, check, *args, **kwargs)
                 self.work[f"rollout/{self.unit_name}/{int(horizon)}"] += 1
                 return out
             return counted
