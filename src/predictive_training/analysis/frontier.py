@@ -99,7 +99,7 @@ def seed_frontier(arms: Mapping[str, Mapping], frontier: Sequence[str], predicte
 
     Returns ``{"measures": {measure: {"points": [{arm, cost, loss, cloze}], "fit": {metric: {"cost",
     "value"}}}}, "gaps": {arm: {measure: {"cost", "in_range", metric: value, "frontier_<metric>",
-    "<metric>_gap"}}}}``.
+    "<metric>_gap", "outside": "costlier" or "cheaper" than every frontier run when out of range}}}}``.
     """
     out: dict = {"measures": {}, "gaps": {a: {} for a in predicted}}
     for measure, ckey in MEASURES.items():
@@ -128,6 +128,8 @@ def seed_frontier(arms: Mapping[str, Mapping], frontier: Sequence[str], predicte
                 g[f"frontier_{metric}"] = f
                 g[f"{metric}_gap"] = None if f is None or own is None else own - f
             g["in_range"] = in_range
+            if in_range is False and cost is not None:  # which side of the range: more costly or cheaper
+                g["outside"] = "costlier" if cost > next(iter(fits.values()))["cost"][-1] else "cheaper"
             out["gaps"][arm][measure] = g
     return out
 

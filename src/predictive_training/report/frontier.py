@@ -40,8 +40,16 @@ def _save(fig, out_dir: Path, name: str) -> Path:
     return png
 
 
+#: one colour per prediction ratio of the grid (other ratios: the viridis map)
+RATIO_COLORS = {0.25: "#1f77b4", 0.5: "#d62728", 0.67: "#2ca02c", 0.8: "#9467bd"}
+
+
 def _ratio_color(r: float | None):
-    return _RATIO_CMAP(0.1 + 0.8 * min(max(float(r or 0) / 0.9, 0.0), 1.0))
+    r = float(r or 0)
+    near = min(RATIO_COLORS, key=lambda k: abs(k - r))
+    if abs(near - r) < 0.005:
+        return RATIO_COLORS[near]
+    return _RATIO_CMAP(0.1 + 0.8 * min(max(r / 0.9, 0.0), 1.0))
 
 
 def _label(rec: dict) -> str:
@@ -96,7 +104,10 @@ def _pareto(logs: list[dict], out_dir: Path, time_label: str):
         ax.set_title(f"Final loss against {MEASURE_LABELS[m].split(' (')[0]}")
     handles = [plt.Line2D([], [], color="k", lw=1.6, label="conventional frontier (own schedule per budget b)")]
     handles += [plt.Line2D([], [], ls="none", marker=mk, color="grey", mfc="none", label=k) for k, mk in kinds_seen.items()]
-    axes[0][0].legend(handles=handles, fontsize=7, loc="upper right")
+    ratios = sorted({logs[0]["results"]["arms"][a].get("prediction_ratio_requested") or 0 for a in fr0["predicted"]})
+    handles += [plt.Line2D([], [], ls="none", marker="o", color=_ratio_color(r), label=f"r = {r:g}") for r in ratios]
+    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=min(len(handles), 8), bbox_to_anchor=(0.5, -0.08),
+               frameon=False)
     caption = ("The speed-quality frontier. Black: conventional runs with shorter budgets b (each with its own warmup "
                "and cosine schedule; b = 1 is the baseline), fitted per seed (isotonic in cost, linear in log cost); "
                "line = mean of the seeds' fits, band = min to max over seeds. Points: predicted arms, one marker per "
@@ -112,38 +123,40 @@ def _time_to_target(logs: list[dict], out_dir: Path, time_label: str):
     arms = list(fr0["time_to_target"])
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     x = np.arange(len(targets))
-    top = 0.0
-    lines = []
-    for arm in arms:
-        per_t = [[lg["results"]["frontier"]["time_to_target"][arm][i] for lg in logs] for i in range(len(targets))]
-        means, reached = [], []
-        for recs in per_t:
-            t = [r["time_s"] for r in recs if r["reached"] and r["time_s"] is not None]
-            means.append(np.mean(t) if len(t) == len(recs) else np.nan)
-            reached.append(len(t))
-            top = max(top, max(t, default=0.0))
-        lines.append((arm, np.array(means), reached))
-    for arm, means, reached in lines:
+    never: list[str] = []
+    for j, arm in enumerate(arms):
         kind = logs[0]["results"]["arms"][arm]["kind"]
         frontier = arm in fr0["arms"]
         color = "k" if frontier else _ratio_color(logs[0]["results"]["arms"][arm].get("prediction_ratio_requested"))
+        means, partial = [], []
+        for i in range(len(targets)):
+            recs = [lg["results"]["frontier"]["time_to_target"][arm][i] for lg in logs]
+            t = [r["time_s"] for r in recs if r["reached"] and r["time_s"] is not None]
+            means.append(np.mean(t) if t else np.nan)
+            if not t:
+                never.append(f"{arm} ({int(100 * targets[i]['share'])}%)")
+            elif len(t) < len(recs):
+                partial.append((i, len(t)))
+        means = np.array(means)
         ax.plot(x, means, ls="--" if frontier else "-", marker="|" if frontier else KIND_MARKERS.get(kind, "*"),
-                color=color, mfc="none", lw=1, label=arm if len(arms) <= 16 else None)
-        for i, k in enumerate(reached):
-            if k < len(logs):  # not reached in every seed: marked at the top
-                ax.annotate(f"{arm}: {k}/{len(logs)}", (x[i], top * 1.04), fontsize=6, color=color, rotation=90,
-                            ha="center", va="bottom")
+                color=color, mfc="none", lw=1, ms=8, label=arm if len(arms) <= 16 else None)
+        for i, k in partial:  # reached in some seeds only: the mean of those, and how many
+            ax.annotate(f"{k}/{len(logs)}", (x[i], means[i]), textcoords="offset points", xytext=(5, 2 + 7 * (j % 3)),
+                        fontsize=6, color=color)
     ax.set_xticks(x, [f"{int(100 * t['share'])}% of baseline\nloss {np.mean([lg['results']['frontier']['targets'][i]['val_loss'] for lg in logs]):.3f}"
                       for i, t in enumerate(targets)], fontsize=8)
     ax.set_ylabel(f"{time_label} to reach the target")
-    ax.set_ylim(0, top * 1.3 if top > 0 else 1)
+    ax.set_ylim(bottom=0)
     if len(arms) <= 16:
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, ncol=2, loc="upper left")
+    if never:
+        shown = never if len(never) <= 12 else never[:12] + [f"... {len(never) - 12} more"]
+        fig.text(0.01, -0.02, "Not reached in any seed: " + ", ".join(shown), fontsize=7, va="top", wrap=True)
     ax.set_title("Time to target (targets from the baseline's own curve)")
     caption = ("Time to target: the targets are the baseline's validation losses after 50%, 75% and 100% of its "
                "budget (the same evaluation windows as the final loss); each line is the time an arm needs to first "
-               "reach them, mean over seeds (dashed: conventional frontier arms). A target not reached in every "
-               "seed has no point; the number of seeds that reached it is written at the top.")
+               "reach them, mean over the seeds that reached it (dashed: conventional frontier arms); k/n beside a point: "
+               "only k of n seeds reached that target; the targets no seed reached are listed under the figure.")
     return _save(fig, out_dir, "frontier_time_to_target"), caption, SECTION
 
 

@@ -72,8 +72,11 @@ def frontier_cells(logs: list[dict], alpha: float = 0.05) -> list[dict]:
                         "confirmatory": arm in confirmatory and measure == "time" and metric == "loss",
                         "row": None}
                 if in_range < len(logs):
-                    cell["status"] = (f"extrapolation: the arm's {measure} lies outside the frontier's range in "
-                                      f"{len(logs) - in_range} of {len(logs)} seeds (not tested)")
+                    sides = sorted({g.get("outside") for g in gaps if g.get("outside")})
+                    side = {"costlier": "costs more than the longest", "cheaper": "costs less than the shortest"}
+                    cell["status"] = (f"extrapolation: the arm {' or '.join(side[x] for x in sides) or 'lies outside'} "
+                                      f"frontier run ({measure}) in {len(logs) - in_range} of {len(logs)} seeds "
+                                      "(not tested)")
                 elif not (np.isfinite(own).all() and np.isfinite(front).all()):
                     cell["status"] = f"no {metric} value in every seed (not tested)"
                 else:
