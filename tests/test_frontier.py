@@ -107,6 +107,16 @@ def test_an_arm_outside_the_frontiers_cost_range_is_extrapolation_and_not_tested
     assert full["p_value"].isna().all() and full["status"].str.startswith("extrapolation").all()
 
 
+def test_a_costlier_arm_that_ends_worse_than_the_longest_frontier_run_is_dominated():
+    logs = _logs({"slow": lambda s, fit: (1100.0, 3.1 + 0.05 * s), "slow_good": lambda s, fit: (1100.0, 2.5)},
+                 confirmatory=())
+    full = frontier_table(logs).set_index(["arm", "measure", "metric"])
+    assert full.loc[("slow", "time", "loss"), "status"].startswith("dominated")
+    # a costlier arm with a lower loss than the longest run is extrapolation: the frontier might reach it
+    assert full.loc[("slow_good", "time", "loss"), "status"].startswith("extrapolation: the arm costs more")
+    assert full["p_value"].isna().all()
+
+
 def test_an_arm_clearly_above_the_frontier_is_not_below_it():
     logs = _logs({"above": lambda s, fit: (800.0, frontier_at(fit, 800.0) + 0.2 + 0.01 * s)}, confirmatory=("above",))
     table = st.tests_table(frontier_test_rows(logs))

@@ -130,6 +130,10 @@ def seed_frontier(arms: Mapping[str, Mapping], frontier: Sequence[str], predicte
             g["in_range"] = in_range
             if in_range is False and cost is not None:  # which side of the range: more costly or cheaper
                 g["outside"] = "costlier" if cost > next(iter(fits.values()))["cost"][-1] else "cheaper"
+                # the frontier never gets worse with cost: beyond its longest run it is at most its value
+                # there, so a costlier arm that ends worse than that is above it (dominated)
+                if g["outside"] == "costlier" and "loss" in fits and g["loss"] is not None:
+                    g["dominated"] = g["loss"] > fits["loss"]["value"][-1]
             out["gaps"][arm][measure] = g
     return out
 

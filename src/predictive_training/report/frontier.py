@@ -198,6 +198,11 @@ def frontier_section(table: pd.DataFrame, skipped: list[dict], alpha: float) -> 
                      + (f": {', '.join(conf_below['arm'])}" if len(conf_below) else "") + ". ")
         text += (f"Exploratory (unadjusted p < {alpha}): {len(below)} of {len(tested)} tested arms have a lower loss "
                  "than the frontier" + (f" ({', '.join(below['arm'])})" if len(below) else "") + ". ")
+        dominated = extrap[extrap["status"].astype(str).str.startswith("dominated")]
+        extrap = extrap[~extrap["status"].astype(str).str.startswith("dominated")]
+        if len(dominated):
+            text += (f"{len(dominated)} arms cost more than the longest frontier run and end with a higher loss than "
+                     f"it in every seed, so they are above the frontier (dominated: {', '.join(dominated['arm'])}). ")
         if len(extrap):
             text += (f"{len(extrap)} arms lie outside the frontier's cost range in at least one seed (extrapolation, "
                      f"not tested: {', '.join(extrap['arm'])}).")

@@ -77,6 +77,9 @@ def frontier_cells(logs: list[dict], alpha: float = 0.05) -> list[dict]:
                     cell["status"] = (f"extrapolation: the arm {' or '.join(side[x] for x in sides) or 'lies outside'} "
                                       f"frontier run ({measure}) in {len(logs) - in_range} of {len(logs)} seeds "
                                       "(not tested)")
+                    if metric == "loss" and all(g.get("dominated") for g in gaps):
+                        cell["status"] = ("dominated: costs more than the longest frontier run and ends with a higher "
+                                          f"loss than it in every seed ({measure}; not tested)")
                 elif not (np.isfinite(own).all() and np.isfinite(front).all()):
                     cell["status"] = f"no {metric} value in every seed (not tested)"
                 else:
