@@ -9,7 +9,8 @@ def test_defaults_filled_from_schema():
     assert cfg["seeds"] == [0, 1, 2, 3, 4]
     assert cfg["data"]["source"] == "synthetic"
     assert cfg["train"]["steps"] == 1000
-    assert list(cfg["arms"]) == ["baseline", "hybrid_r25", "hybrid_r50", "skip_r50", "repeat_r50", "matched_r50"]
+    assert list(cfg["arms"]) == ["baseline", "hybrid_r25", "hybrid_r50", "skip_r50", "repeat_r50", "matched_r50",
+                                 "conv_b070"]
 
 
 def test_partial_section_keeps_other_defaults():

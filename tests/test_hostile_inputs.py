@@ -217,13 +217,16 @@ VALID = st.fixed_dictionaries(
 
 
 def _plans_fit(cfg: dict) -> bool:
-    """The cross-key rule on arms: every hybrid-like arm's phase plan fits in the step budget."""
+    """The cross-key rules on arms: every hybrid-like arm's phase plan fits in the step budget, and a
+    conventional arm's budget (issue 16) trains more steps than the warmup."""
     props = SCHEMA["properties"]
     train = {"steps": props["train"]["properties"]["steps"]["default"],
              "warmup_steps": props["train"]["properties"]["warmup_steps"]["default"], **cfg.get("train", {})}
     hyb = props["hybrid"]["properties"]
     for arm in cfg.get("arms", props["arms"]["default"]).values():
         if arm["kind"] == "conventional":
+            if math.floor(arm.get("budget", 1.0) * train["steps"] + 0.5) <= train["warmup_steps"]:
+                return False
             continue
         try:
             PhasePlan(arm["prediction_ratio"], hyb["horizon"]["default"], hyb["correct_steps"]["default"],

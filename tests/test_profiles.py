@@ -168,7 +168,7 @@ def test_slurm_profile_dry_run_gives_train_a_gpu(dry_runs):
     rc, text = dry_runs["paper"]
     assert rc == 0, text[-3000:]
     blocks = [b for b in re.split(r"\n(?=\[[^\n]*\]\n(?:local)?rule )", text) if re.search(r"^rule train:", b, re.M)]
-    assert len(blocks) == 30  # 6 arms x 5 seeds
+    assert len(blocks) == 35  # 7 arms x 5 seeds
     for b in blocks:
         resources = re.search(r"resources: (.*)", b).group(1)
         assert "gres=gpu:1" in resources and "slurm_account=FILL_IN_ACCOUNT" in resources

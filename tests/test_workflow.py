@@ -95,6 +95,20 @@ def test_smoke_study_end_to_end(tmp_path):
     assert (res / "figures/shadow_horizon.png").exists()
     assert "Shadow mode" in html and "H1: at the hybrid arms&#39; horizon" in html  # autoescaped
     assert (res / "report/report.pdf").read_bytes()[:5] == b"%PDF-"
+    # the conventional frontier (issue 16): the equal-cost table, the confirmatory rows, figures, section
+    frontier = pd.read_csv(res / "stats/frontier.csv")
+    assert {"hybrid_r50", "repeat_r50", "skip_r50", "hybrid_r25"} <= set(frontier.arm)
+    assert set(frontier.measure) == {"time", "backward", "flops"}
+    # the declared confirmatory arms (the default: hybrid_r50, repeat_r50); a confirmatory arm outside the
+    # frontier's cost range (the smoke hybrids, whose gate blocks every cycle, cost more than the baseline)
+    # is reported as extrapolation and has no test row
+    conf = frontier[frontier.confirmatory].set_index("arm")
+    assert set(conf.index) == {"hybrid_r50", "repeat_r50"}
+    for arm, rec in conf.iterrows():
+        assert (f"frontier_time_loss_gap_{arm}" in set(tests.metric)) == (rec["status"] == "confirmatory")
+        assert rec["status"] == "confirmatory" or rec["status"].startswith("extrapolation")
+    assert (res / "figures/frontier_pareto.png").exists() and (res / "figures/frontier_time_to_target.png").exists()
+    assert "the conventional frontier (loss at equal contention-free time)" in html
     # a predicting arm really predicted: Predict rows without backward passes changed the weights
     # (repeat_r50 is never gated; the hybrid arms predict only when the gate from measured skill lets them)
     for arm in ("repeat_r50", "hybrid_r50"):

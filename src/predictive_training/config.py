@@ -94,6 +94,8 @@ def validate(config: dict[str, Any] | None, base_dir: str | os.PathLike | None =
     if value_problem:
         raise ConfigError(value_problem)
     _fill_defaults(cfg, sch)
+    _expand_sweep(cfg)
+    _fill_defaults(cfg, sch)  # the arms the sweep added
     errors = sorted(validator.iter_errors(cfg), key=lambda e: _key_path(e))
     if errors:  # a default that does not validate is a schema bug, but say where
         raise ConfigError(_describe(errors[0]))
@@ -189,9 +191,16 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
             f"hybrid.horizon={hybrid['horizon']} (the probe is the last skipped Predict batches)"
         )
     for name, arm in cfg["arms"].items():
+        if "budget" in arm and arm["kind"] != "conventional":
+            raise ConfigError(f"config key 'arms.{name}.budget': only a conventional arm has a budget (this arm is "
+                              f"of kind {arm['kind']!r}; a matched arm's budget is its plan's backward passes)")
         if arm["kind"] == "conventional":
             if "horizon" in arm:
                 raise ConfigError(f"config key 'arms.{name}.horizon': a conventional arm has no Predict phases")
+            if budget_steps(cfg, name) <= train["warmup_steps"]:
+                raise ConfigError(f"config key 'arms.{name}.budget': {arm['budget']} x train.steps={train['steps']} "
+                                  f"is {budget_steps(cfg, name)} steps, not more than train.warmup_steps="
+                                  f"{train['warmup_steps']} (the arm needs its own warmup and cosine decay)")
             continue
         try:  # the arm's phase plan must fit in the step budget
             PhasePlan(arm["prediction_ratio"], arm_horizon(cfg, name), hybrid["correct_steps"], train["steps"],
@@ -201,6 +210,7 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
             raise ConfigError(f"config key 'arms.{name}.{key}': {exc}") from exc
     _check_shadow(cfg)
     _check_predictors(cfg)
+    _check_frontier(cfg)
 
 
 #: Predictors (arm kinds and shadow predictors) trained on the OTHER seeds' baseline runs: each seed
@@ -286,6 +296,136 @@ def _check_shadow(cfg: dict) -> None:
             if cell["horizon"] not in s["horizons"]:
                 raise ConfigError(f"config key 'record.shadow.search.{i}.horizon': {cell['horizon']} is not one of "
                                   f"record.shadow.horizons={s['horizons']}")
+
+
+# ------------------------------------------------------------------ the frontier (issue 16)
+
+#: Arm kinds that are points of the conventional frontier (every other kind is a predicted arm).
+FRONTIER_KINDS = ("conventional", "matched")
+
+
+def predicted_kinds() -> list[str]:
+    """Every predicted arm kind the schema knows (any kind but ``conventional`` and ``matched``): a new
+    predictor kind joins the sweep grid and the frontier analysis by its name in the schema's enum."""
+    enum = _schema_cached()["properties"]["arms"]["additionalProperties"]["properties"]["kind"]["enum"]
+    return [k for k in enum if k not in FRONTIER_KINDS]
+
+
+def budget_steps(cfg: dict, arm: str) -> int:
+    """Steps of a conventional arm: ``round(budget x train.steps)`` (half up; budget 1 by default)."""
+    return int(math.floor(float(cfg["arms"][arm].get("budget", 1.0)) * int(cfg["train"]["steps"]) + 0.5))
+
+
+def _pct(x: float) -> int:
+    return int(math.floor(100 * float(x) + 0.5))
+
+
+def sweep_cells(cfg: dict) -> tuple[dict[str, dict], list[dict]]:
+    """The arms of ``sweep`` and the cells skipped because their plan does not fit.
+
+    Returns ``(arms, skipped)``: ``arms`` maps ``conv_b<100 b>`` to ``{kind: conventional, budget: b}``
+    (a budget of 1 is the baseline itself: no arm) and ``<kind>_r<100 r>_y<Y>`` to ``{kind, prediction_ratio,
+    horizon}`` for every kind, ratio and horizon whose phase plan fits ``train.steps`` after warmup with
+    ``hybrid.correct_steps`` Correct steps per cycle; ``skipped`` lists the other cells (``name``, ``kind``,
+    ``prediction_ratio``, ``horizon``, ``reason``). Pure arithmetic, decided before any job runs.
+    """
+    sw = cfg.get("sweep") or {}
+    train, hybrid = cfg["train"], cfg.get("hybrid") or {}
+    arms: dict[str, dict] = {}
+    skipped: list[dict] = []
+
+    def add(name: str, arm: dict, key: str) -> None:
+        if name in arms and arms[name] != arm:
+            raise ConfigError(f"config key 'sweep.{key}': two values give the arm name {name!r} "
+                              f"({arms[name]} and {arm}); use values that differ by at least 0.01")
+        arms[name] = arm
+
+    for b in sw.get("budgets", []):
+        if float(b) < 1.0:
+            add(f"conv_b{_pct(b):03d}", {"kind": "conventional", "budget": float(b)}, "budgets")
+    correct = int(hybrid.get("correct_steps", 5))
+    known = predicted_kinds()
+    for i, kind in enumerate(sw.get("kinds", [])):
+        if kind not in known:
+            raise ConfigError(f"config key 'sweep.kinds.{i}': {kind!r} is not a predicted arm kind "
+                              f"(known: {', '.join(known)})")
+        for r in sw.get("ratios", []):
+            for y in sw.get("horizons", []):
+                name = f"{kind}_r{_pct(r):02d}_y{int(y)}"
+                try:
+                    PhasePlan(float(r), int(y), correct, int(train["steps"]), int(train["warmup_steps"]))
+                except ValueError as exc:
+                    skipped.append({"name": name, "kind": kind, "prediction_ratio": float(r), "horizon": int(y),
+                                    "reason": str(exc)})
+                    continue
+                add(name, {"kind": kind, "prediction_ratio": float(r), "horizon": int(y)}, "ratios")
+    return arms, skipped
+
+
+def _same_run(cfg: dict, name: str) -> tuple:
+    """What an arm runs, for spotting a sweep cell that an arm of the config already runs: a conventional or
+    matched arm by its step count, a predicted arm by (kind, ratio, horizon)."""
+    arm = cfg["arms"][name]
+    if arm["kind"] == "conventional":
+        return ("steps", budget_steps(cfg, name))
+    if arm["kind"] == "matched":
+        try:
+            plan = PhasePlan(float(arm["prediction_ratio"]), arm_horizon(cfg, name), int(cfg["hybrid"]["correct_steps"]),
+                             int(cfg["train"]["steps"]), int(cfg["train"]["warmup_steps"]))
+        except (KeyError, ValueError):
+            return ("invalid", name)  # the semantic check names it
+        return ("steps", plan.backward_passes)
+    return (arm["kind"], float(arm.get("prediction_ratio", -1)), arm_horizon(cfg, name))
+
+
+def _expand_sweep(cfg: dict) -> None:
+    """Add the arms of ``sweep`` to ``arms``, after the arms the config names (idempotent). A cell that an
+    arm of the config already runs (the same steps; the same kind, ratio and horizon: ``hybrid_r50`` is the
+    cell ``hybrid_r50_y20`` when ``hybrid.horizon`` is 20; the baseline is budget 1) is not added twice. An
+    arm the config names itself with a cell's name must have the cell's definition."""
+    grid, _ = sweep_cells(cfg)
+    for name, arm in grid.items():
+        mine = cfg["arms"].get(name)
+        if mine is not None and {k: v for k, v in mine.items()} != arm:
+            raise ConfigError(f"config key 'arms.{name}': the sweep defines an arm of this name as {arm}, "
+                              f"but arms.{name} is {mine}; rename one of them")
+    runs = {_same_run(cfg, n) for n in cfg["arms"] if n not in grid}
+    for name, arm in grid.items():
+        if name in cfg["arms"]:
+            continue
+        cfg["arms"][name] = dict(arm)
+        if _same_run(cfg, name) in runs:  # already run by an arm of the config under another name
+            del cfg["arms"][name]
+
+
+def frontier_arms(cfg: dict) -> list[str]:
+    """The conventional frontier's arms: every ``conventional`` arm (the baseline at budget 1) and ``matched``."""
+    return [n for n, a in cfg["arms"].items() if a["kind"] in FRONTIER_KINDS]
+
+
+def predicted_arms(cfg: dict) -> list[str]:
+    """Every arm that is not a frontier point (any predicted kind, by name)."""
+    return [n for n, a in cfg["arms"].items() if a["kind"] not in FRONTIER_KINDS]
+
+
+def confirmatory_arms(cfg: dict) -> list[str]:
+    """The arms of the confirmatory "beats the frontier at equal time" rows: ``frontier.confirmatory``, or by
+    default (null) ``hybrid_r50`` and ``repeat_r50`` where the study has them."""
+    declared = (cfg.get("frontier") or {}).get("confirmatory")
+    if declared is None:
+        return [a for a in ("hybrid_r50", "repeat_r50") if a in cfg["arms"]]
+    return list(declared)
+
+
+def _check_frontier(cfg: dict) -> None:
+    declared = cfg["frontier"]["confirmatory"]
+    for i, arm in enumerate(declared or []):
+        if arm not in cfg["arms"]:
+            raise ConfigError(f"config key 'frontier.confirmatory.{i}': {arm!r} is not an arm of this study "
+                              f"(arms: {', '.join(cfg['arms'])})")
+        if cfg["arms"][arm]["kind"] in FRONTIER_KINDS:
+            raise ConfigError(f"config key 'frontier.confirmatory.{i}': {arm!r} is a {cfg['arms'][arm]['kind']} "
+                              "arm, a point of the frontier itself; name predicted arms")
 
 
 def local_path(source: str, base_dir: str | os.PathLike | None = None) -> Path:

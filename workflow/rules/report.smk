@@ -18,6 +18,7 @@ rule statistics:
             caption="../report/decisions.rst",
             category="Decisions",
         ),
+        frontier=f"{RESULTS}/stats/frontier.csv",
     log:
         f"{RESULTS}/logs/statistics.log",
     benchmark:
@@ -67,6 +68,7 @@ rule study_report:
         decisions=f"{RESULTS}/decisions.json",
         figures=f"{RESULTS}/figures",
         runs=f"{RESULTS}/runs/summary.csv",
+        frontier=f"{RESULTS}/stats/frontier.csv",
         shadow_logs=shadow_logs(),
     output:
         html=report(

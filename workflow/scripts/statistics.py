@@ -2,9 +2,10 @@
 
 from predictive_training.cli import setup_logging
 from predictive_training.io import atomic_write_text, write_json
-from predictive_training.stats.rows import build
+from predictive_training.stats.rows import build, frontier
 
 setup_logging(snakemake.log[0])
 table, decisions = build(snakemake.config, snakemake.input.logs)
+atomic_write_text(snakemake.output.frontier, frontier(snakemake.config, snakemake.input.logs, table).to_csv(index=False))
 atomic_write_text(snakemake.output.tests, table.to_csv(index=False))
 write_json(snakemake.output.decisions, decisions)

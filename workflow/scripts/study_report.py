@@ -10,4 +10,5 @@ setup_logging(snakemake.log[0])
 fig_dir = Path(snakemake.input.figures)
 figures = [(fig_dir / f["file"], f["caption"], f["section"]) for f in json.loads((fig_dir / "index.json").read_text())]
 build_report(snakemake.config, f"results/{snakemake.config['study']}", snakemake.input.tests,
-             snakemake.input.decisions, figures, snakemake.input.runs, snakemake.output.html, snakemake.output.pdf)
+             snakemake.input.decisions, figures, snakemake.input.runs, snakemake.output.html, snakemake.output.pdf,
+             frontier_csv=snakemake.input.frontier)

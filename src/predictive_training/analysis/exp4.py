@@ -8,6 +8,10 @@ Time: the speed criteria, time ratios and time-to-target use each run's contenti
 machine do not distort; the measured ``wall_s`` is reported beside it. Without a calibration they
 fall back to the measured wall-clock and say so (``time_basis``).
 
+The conventional frontier (issue 16, :mod:`.frontier`): ``results.frontier`` holds this seed's frontier
+(the conventional and matched arms) per cost measure and each predicted arm's gap to it at equal cost,
+and the time-to-target curves (the baseline's losses after ``frontier.targets`` shares of its budget).
+
 Target: the baseline's final validation loss, which is its evaluation at the last step (the same
 ``train.eval_batches`` windows as every periodic evaluation). An arm reaches it at its first
 evaluation whose validation loss is at or below it; time-to-target is the time (and the backward
@@ -19,8 +23,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..config import FRONTIER_KINDS, arm_horizon, confirmatory_arms, frontier_arms, predicted_arms
 from ..records.costs import CalibrationError, contention_free_s, flops
 from ..records.jsonl import read_metrics
+from .frontier import baseline_targets, seed_frontier, time_to_targets
 from .template import log_config, write_log
 
 __all__ = ["run_exp4"]
@@ -71,6 +77,19 @@ def _time(summary: dict, calibration: dict | None, run_dir: Path) -> dict:
     return {"time_s": cost, "cost_s": cost, "flops": flops(summary["work"], calibration)}
 
 
+def _frontier(cfg: dict, arms: dict, run_dirs: dict[str, Path], calibration: dict | None) -> dict:
+    """The conventional frontier of this seed (:mod:`.frontier`): its points and fits per cost measure,
+    every predicted arm's gap at equal cost, and the time-to-target of every arm."""
+    frontier = [a for a in frontier_arms(cfg) if a in arms]
+    predicted = [a for a in predicted_arms(cfg) if a in arms]
+    targets = baseline_targets(run_dirs["baseline"], cfg["frontier"]["targets"], int(cfg["train"]["steps"]))
+    return {"arms": frontier, "predicted": predicted, "confirmatory": confirmatory_arms(cfg),
+            **seed_frontier(arms, frontier, predicted),
+            "targets": targets,
+            "time_to_target": {a: time_to_targets(d, targets, calibration) for a, d in run_dirs.items()},
+            "time_basis": "contention_free" if calibration is not None else "wall_measured"}
+
+
 def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: str | Path,
              calibration: dict | None = None) -> dict:
     """Experiment 4 for one seed: every arm against the baseline of the same seed.
@@ -92,8 +111,11 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
         down = s["downstream"]
         ttt = _time_to_target(run_dirs[arm], target, calibration)
         t, bt = times[arm], times["baseline"]
+        kind = cfg["arms"][arm]["kind"]
         arms[arm] = {
-            "kind": cfg["arms"][arm]["kind"],
+            "kind": kind,
+            "horizon": None if kind in FRONTIER_KINDS else arm_horizon(cfg, arm),
+            "budget": cfg["arms"][arm].get("budget", 1.0) if kind == "conventional" else None,
             "final_val_loss": s["final_val_loss"],
             "final_train_loss": s["final_train_loss"],
             "loss_gap": (s["final_val_loss"] - base["final_val_loss"]) / base["final_val_loss"],
@@ -154,6 +176,7 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
                                    "passed": h["speedup"] > th["exp4_speedup"]}
     basis = "contention_free" if calibration is not None else "wall_measured"
     results = {"arms": arms, "criteria": criteria, "matched_comparison": _matched_comparison(arms),
+               "frontier": _frontier(cfg, arms, run_dirs, calibration),
                "time_basis": basis,
                "target": {"val_loss": target, "is": "the baseline's final validation loss (its evaluation at the "
                           "last step, train.eval_batches fixed windows, as every periodic evaluation)"},

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import sweep_cells
 from .context import ReportContext
 from .corpus import corpus_section
+from .frontier import frontier_section
 from .html import render_html
 from .pdf import render_pdf
 from .shadow import shadow_section
@@ -92,8 +94,17 @@ def _shadow_section(cfg: dict, results_dir: Path) -> dict | None:
     return shadow_section(logs("exp3_weight_delta"), logs("exp2_loss_prediction"), int(cfg["hybrid"]["horizon"]))
 
 
+def _frontier_section(cfg: dict, frontier_csv: str | Path | None) -> dict | None:
+    """The equal-cost section (issue 16) from ``stats/frontier.csv`` (None without it or with no cell)."""
+    if frontier_csv is None or not Path(frontier_csv).exists():
+        return None
+    table = pd.read_csv(frontier_csv)
+    return frontier_section(table, sweep_cells(cfg)[1], cfg["thresholds"]["alpha"])
+
+
 def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, decisions_json: str | Path,
-                 figures: list[tuple], runs_csv: str | Path, html_out: str | Path, pdf_out: str | Path) -> None:
+                 figures: list[tuple], runs_csv: str | Path, html_out: str | Path, pdf_out: str | Path,
+                 frontier_csv: str | Path | None = None) -> None:
     results_dir = Path(results_dir)
     meta = json.loads((results_dir / "data" / "meta.json").read_text())
     ctx = ReportContext(
@@ -105,7 +116,8 @@ def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, deci
         runs=pd.read_csv(runs_csv),
         provenance=provenance(cfg, meta),
         notes=NOTES,
-        sections=[sec for sec in (corpus_section(meta), _shadow_section(cfg, results_dir)) if sec],
+        sections=[sec for sec in (_frontier_section(cfg, frontier_csv), corpus_section(meta),
+                                  _shadow_section(cfg, results_dir)) if sec],
     )
     render_html(ctx, html_out)
     render_pdf(ctx, pdf_out)

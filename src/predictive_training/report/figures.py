@@ -21,6 +21,7 @@ from ..records.costs import FILENAME as COSTS_FILE  # noqa: E402
 from ..records.costs import read_calibration  # noqa: E402
 from ..records.jsonl import read_events, read_metrics  # noqa: E402
 from ..records.summary import runs_table  # noqa: E402
+from .frontier import frontier_figures  # noqa: E402
 
 ARM_COLORS = {
     "baseline": "#222222", "hybrid_r25": "#1f77b4", "hybrid_r50": "#d62728", "skip_r50": "#ff7f0e",
@@ -281,7 +282,8 @@ def exp4_figures(logs: list[dict], out_dir: Path):
         ax.set_ylabel(label)
     axes[0].set_title("Exp 4: speed")
     axes[1].set_title("Exp 4: quality (dotted: 1% and 2% margins)")
-    return [(_save(fig, out_dir, "exp4_arms"),
+    # the conventional frontier opens the Exp 4 figures (issue 16; report/frontier.py)
+    return frontier_figures(logs, out_dir) + [(_save(fig, out_dir, "exp4_arms"),
              "Each point is one seed; bars are means. Speedup = baseline training time / arm training time "
              + ("(contention-free: counted work x calibrated unit costs, every overhead included); "
                 if contention_free else "(measured wall-clock, every overhead included); ")

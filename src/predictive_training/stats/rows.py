@@ -8,8 +8,8 @@ One row per criterion of the plan (STUDY.md section 2), tested over seeds:
   plan's margin; its estimate is the relative gap (arm - baseline) / baseline;
 - before/after correction and hybrid-vs-control comparisons are paired t tests by seed;
 - every row names its family (``family``): ``plan`` for the plan's criteria and the evidence it
-  names, ``study`` for the study's own controls (Exp 4's hybrid-vs-control comparisons, Exp 5's
-  repeat/skip controls); Bonferroni correction runs within each family (every row with a p-value).
+  names, ``study`` for the study's own controls (Exp 4's hybrid-vs-control comparisons and the
+  confirmatory "beats the conventional frontier at equal time" rows, Exp 5's repeat/skip controls); Bonferroni correction runs within each family (every row with a p-value).
 
 The rule for ``passed`` (estimate on the right side of the threshold AND adjusted p < alpha) is
 in :func:`.tests.tests_table`. Experiments not in the study contribute no rows, and the decisions
@@ -26,6 +26,7 @@ import pandas as pd
 
 from . import tests
 from .decisions import decide
+from .frontier import frontier_table, frontier_test_rows
 
 
 def _crit(logs: list[dict], name: str) -> np.ndarray:
@@ -108,6 +109,8 @@ def exp4_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
                 rows.append(tests.paired_row("exp4", f"hybrid_r50_beats_{control}",
                                              _arm_values(logs, control, "final_val_loss"), hybrid, 0.0,
                                              family="study"))
+    # the conventional frontier (issue 16): the confirmatory "beats the frontier at equal time" rows
+    rows.extend(frontier_test_rows(logs))
     return rows
 
 
@@ -180,6 +183,12 @@ BUILDERS = {
     "exp4_prediction_phases": exp4_rows,
     "exp5_correction": exp5_rows,
 }
+
+
+def frontier(cfg: dict, log_paths: list[str | Path], table: pd.DataFrame) -> pd.DataFrame:
+    """``stats/frontier.csv`` from the Exp 4 logs and the tests table (:func:`.frontier.frontier_table`)."""
+    logs = [json.loads(p.read_text()) for p in sorted(map(Path, log_paths)) if p.parent.name == "exp4_prediction_phases"]
+    return frontier_table(logs, table, alpha=cfg["thresholds"]["alpha"])
 
 
 def build(cfg: dict, log_paths: list[str | Path]) -> tuple[pd.DataFrame, dict]:

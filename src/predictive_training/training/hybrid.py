@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from ..config import arm_horizon
+from ..config import arm_horizon, budget_steps
 from ..data.prepare import TokenData
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
 from ..dynamics.dmd import DMDPredictor
@@ -714,14 +714,19 @@ class HybridTrainer(Trainer):
 
 class MatchedTrainer(Trainer):
     """The ``matched`` control: conventional AdamW for as many steps as the nominal phase plan of
-    ``arms.<arm>.prediction_ratio`` has backward passes, the schedule compressed to that length."""
+    ``arms.<arm>.prediction_ratio`` has backward passes, the schedule compressed to that length.
+    A ``conventional`` arm with a ``budget`` b < 1 (a point of the conventional frontier, issue 16) is the
+    same trainer for ``round(b x train.steps)`` steps (:func:`~predictive_training.config.budget_steps`)."""
 
     def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = ()):
         arm_cfg = cfg["arms"][arm]
-        if "prediction_ratio" not in arm_cfg:
-            raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind 'matched'")
         tc = cfg["train"]
-        steps = _plan(cfg, arm).backward_passes
+        if arm_cfg["kind"] == "conventional":
+            steps = budget_steps(cfg, arm)
+        elif "prediction_ratio" not in arm_cfg:
+            raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind 'matched'")
+        else:
+            steps = _plan(cfg, arm).backward_passes
         if steps <= tc["warmup_steps"]:
             raise ValueError(f"arms.{arm}: matched budget {steps} steps does not exceed train.warmup_steps")
         self.budget_steps = tc["steps"]
@@ -731,6 +736,9 @@ class MatchedTrainer(Trainer):
 
     def summary(self) -> dict:
         s = super().summary()
+        if self.cfg["arms"][self.arm]["kind"] == "conventional":
+            s.update({"budget": float(self.cfg["arms"][self.arm].get("budget", 1.0)), "budget_steps": self.budget_steps})
+            return s
         s.update({"kind": "matched", "budget_steps": self.budget_steps, "matched_backward_passes": s["steps"],
                   "matched_to_ratio": s["prediction_ratio_requested"],
                   "prediction_ratio_requested": 0.0, "prediction_ratio_achieved": 0.0})

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import loso_needed, loso_shadow
+from ..config import budget_steps, loso_needed, loso_shadow
 from ..data.prepare import TokenData
 from ..io import read_jsonl, write_json
 from ..records.integrity import write_manifest
@@ -44,9 +44,11 @@ def make_trainer(cfg: dict, data: TokenData, arm: str, seed: int, observers: lis
                  files: Mapping[str, str] | None = None) -> Trainer:
     """The trainer of an arm's kind: ``conventional`` (Trainer), a predicted kind (HybridTrainer with
     the kind's predictor; ``files``: the leave-one-seed-out models of ``nowcaster`` and
-    ``rssm_pretrained``), ``matched`` (MatchedTrainer)."""
+    ``rssm_pretrained``), ``matched`` (MatchedTrainer; also a ``conventional`` arm with a ``budget`` below 1)."""
     kind = cfg["arms"][arm]["kind"]
     if kind == "conventional":
+        if budget_steps(cfg, arm) != int(cfg["train"]["steps"]):  # a shorter budget, its own schedule
+            return MatchedTrainer(cfg, data, arm, seed, observers)
         return Trainer(cfg, data, arm, seed, observers)
     if kind in PREDICTED_KINDS:
         return HybridTrainer(cfg, data, arm, seed, observers, files=files)
