@@ -221,3 +221,13 @@ def test_the_smoke_config_calibrates_every_arm(with_field):
         missing = [u for u in work if u not in cal["units"] and not _gate_gap(u)]
         assert not missing, (arm, missing)
         assert contention_free_s(work, cal) > 0, arm
+
+
+def test_nominal_work_of_a_frontier_arm_is_its_own_budget():
+    from predictive_training import config as config_mod
+    from predictive_training.training.plan import nominal_work
+
+    cfg = config_mod.validate({"arms": {"baseline": {"kind": "conventional"},
+                                        "conv_b070": {"kind": "conventional", "budget": 0.7}}})
+    assert nominal_work(cfg, "baseline") == {"full_step": cfg["train"]["steps"]}
+    assert nominal_work(cfg, "conv_b070") == {"full_step": round(0.7 * cfg["train"]["steps"])}

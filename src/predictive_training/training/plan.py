@@ -45,7 +45,7 @@ from types import SimpleNamespace
 
 import torch
 
-from ..config import arm_horizon
+from ..config import arm_horizon, budget_steps
 from ..dynamics.corrector import layer_groups
 from ..dynamics.footprint import STATE_BOUND, held_numbers, state_numbers
 from ..dynamics.rssm import RSSMConfig, RSSMLite
@@ -91,8 +91,8 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     forward batches and at least these Full steps."""
     arm_cfg, tc, h = cfg["arms"][arm], cfg["train"], cfg["hybrid"]
     kind, T = arm_cfg["kind"], int(tc["steps"])
-    if kind == "conventional":
-        return {FULL_STEP: T}
+    if kind == "conventional":  # a frontier arm trains its own budget (arms.<name>.budget)
+        return {FULL_STEP: budget_steps(cfg, arm)}
     p = PhasePlan(float(arm_cfg["prediction_ratio"]), arm_horizon(cfg, arm), int(h["correct_steps"]), T,
                   int(tc["warmup_steps"]))
     if kind == "matched":
@@ -165,7 +165,7 @@ def run_disk(cfg: dict, arm: str, predictor_state_bytes: float = 0.0) -> dict:
     rec = cfg["record"]
     kind = cfg["arms"][arm]["kind"]
     work = nominal_work(cfg, arm)
-    T = int(cfg["train"]["steps"]) if kind != "matched" else work[FULL_STEP]
+    T = int(cfg["train"]["steps"]) if kind not in ("matched", "conventional") else work[FULL_STEP]
     real = work[FULL_STEP]
     header = 200 + 120 * n_t  # safetensors JSON header (names, shapes, offsets)
     parts = {}
