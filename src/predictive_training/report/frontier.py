@@ -92,8 +92,11 @@ def _pareto(logs: list[dict], out_dir: Path, time_label: str):
             kind = rec["kind"]
             marker = KIND_MARKERS.get(kind, "*")
             color = _ratio_color(rec.get("prediction_ratio_requested"))
-            ax.errorbar(xs.mean(), ys.mean(), xerr=[[xs.mean() - xs.min()], [xs.max() - xs.mean()]],
-                        yerr=[[ys.mean() - ys.min()], [ys.max() - ys.mean()]], fmt=marker, color=color,
+            # min-max bars over seeds; max(0, .) because the mean of equal values can round past them
+            def bar(v: np.ndarray) -> list[list[float]]:
+                return [[max(0.0, v.mean() - v.min())], [max(0.0, v.max() - v.mean())]]
+
+            ax.errorbar(xs.mean(), ys.mean(), xerr=bar(xs), yerr=bar(ys), fmt=marker, color=color,
                         mfc="none" if marker not in ("x",) else color, ms=7, lw=0.8, capsize=2)
             ax.annotate(_label(rec), (xs.mean(), ys.mean()), textcoords="offset points", xytext=(4, -9), fontsize=6,
                         color=color)
