@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from .protocol import Observation, PredictedPhase
+from .protocol import Observation, PredictedPhase, rollout_lrs
 
 __all__ = ["DMDPredictor", "dmd_coefficients"]
 
@@ -150,11 +150,7 @@ class DMDPredictor:
         return self.buf[idx]
 
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
-        if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-        lr = np.asarray(lrs, dtype=np.float64)
-        if lr.shape != (int(horizon),) or not np.all(np.isfinite(lr)) or np.any(lr < 0):
-            raise ValueError(f"lrs must hold {horizon} finite non-negative learning rates")
+        lr = rollout_lrs(horizon, lrs)
         if not self.ready():
             raise ValueError("DMDPredictor.rollout needs at least two observed updates")
         weights = lr if self.per_lr else np.ones(int(horizon))

@@ -49,7 +49,7 @@ from torch import nn
 from ..config import nowcaster_horizons
 from ..io import write_json
 from ..records.trajectory import TRAJECTORY, Trajectory, read_trajectory
-from .protocol import Observation, PredictedPhase
+from .protocol import Observation, PredictedPhase, rollout_lrs
 
 log = logging.getLogger(__name__)
 
@@ -341,11 +341,7 @@ class NowcasterPredictor:
 
     @torch.no_grad()
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
-        if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-        lr = np.asarray(lrs, dtype=np.float64)
-        if lr.shape != (int(horizon),) or not np.all(np.isfinite(lr)) or np.any(lr < 0):
-            raise ValueError(f"lrs must hold {horizon} finite non-negative learning rates")
+        lr = rollout_lrs(horizon, lrs)
         if not self.ready():
             raise ValueError(f"the nowcaster needs {self.cfg.history} windows of {self.cfg.stride} observed steps")
         K = self.cfg.history

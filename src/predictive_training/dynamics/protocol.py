@@ -20,7 +20,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-__all__ = ["Observation", "PredictedPhase", "Predictor", "HeldAsideLoss", "VerifyingPredictor", "verifies"]
+__all__ = ["Observation", "PredictedPhase", "Predictor", "HeldAsideLoss", "VerifyingPredictor", "verifies",
+           "rollout_lrs"]
 
 
 @dataclass
@@ -117,3 +118,14 @@ class VerifyingPredictor(Predictor, Protocol):
 def verifies(predictor) -> bool:
     """Whether ``predictor`` verifies its predictions (has a callable ``verified_rollout``)."""
     return callable(getattr(predictor, "verified_rollout", None))
+
+
+def rollout_lrs(horizon: int, lrs: Sequence[float]) -> np.ndarray:
+    """The arguments of :meth:`Predictor.rollout` checked: ``horizon`` a positive integer and
+    ``lrs`` its ``horizon`` finite non-negative learning rates (returned as float64)."""
+    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    out = np.asarray(lrs, dtype=np.float64)
+    if out.shape != (int(horizon),) or not np.all(np.isfinite(out)) or np.any(out < 0):
+        raise ValueError(f"lrs must hold {horizon} finite non-negative learning rates")
+    return out

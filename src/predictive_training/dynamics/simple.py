@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from scipy.optimize import OptimizeWarning, least_squares
 
-from .protocol import Observation, PredictedPhase
+from .protocol import Observation, PredictedPhase, rollout_lrs
 from .scores import finite_1d
 
 __all__ = [
@@ -407,12 +407,7 @@ class _PerLrRate(_LossTracker):
 
     @staticmethod
     def _lrs(horizon: int, lrs: Sequence[float]) -> np.ndarray:
-        if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-        out = np.asarray(lrs, dtype=np.float64)
-        if out.shape != (int(horizon),) or not np.all(np.isfinite(out)) or np.any(out < 0):
-            raise ValueError(f"lrs must hold {horizon} finite non-negative learning rates")
-        return out
+        return rollout_lrs(horizon, lrs)
 
 
 class EmaDeltaPredictor(_PerLrRate):

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from .protocol import HeldAsideLoss, Observation, PredictedPhase
+from .protocol import HeldAsideLoss, Observation, PredictedPhase, rollout_lrs
 
 __all__ = ["VerifiedExtrapolation", "DIRECTIONS"]
 
@@ -77,11 +77,7 @@ class VerifiedExtrapolation:
     # --- predicting ---------------------------------------------------------------------------------
 
     def _lrs(self, horizon: int, lrs: Sequence[float]) -> np.ndarray:
-        if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-        out = np.asarray(lrs, dtype=np.float64)
-        if out.shape != (int(horizon),) or not np.all(np.isfinite(out)) or np.any(out < 0):
-            raise ValueError(f"lrs must hold {horizon} finite non-negative learning rates")
+        out = rollout_lrs(horizon, lrs)
         if self.r is None:
             raise ValueError("VerifiedExtrapolation needs at least one observed update")
         return out

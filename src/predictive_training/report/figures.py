@@ -22,6 +22,7 @@ from ..records.costs import read_calibration  # noqa: E402
 from ..records.jsonl import read_events, read_metrics  # noqa: E402
 from ..records.summary import runs_table  # noqa: E402
 from .frontier import frontier_figures  # noqa: E402
+from .frontier import save_figure as _save  # noqa: E402
 
 ARM_COLORS = {
     "baseline": "#222222", "hybrid_r25": "#1f77b4", "hybrid_r50": "#d62728", "skip_r50": "#ff7f0e",
@@ -31,16 +32,6 @@ _OTHER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2
                  "#393b79", "#637939", "#8c6d31", "#843c39"]
 _SPAN_COLORS = ["#444444", "#999999"]
 PHASE_COLORS = {"warmup": "#bbbbbb", "full": "#1f77b4", "predict": "#d62728", "correct": "#2ca02c"}
-
-
-def _save(fig, out_dir: Path, name: str) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png = out_dir / f"{name}.png"
-    fig.savefig(png, dpi=110, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(out_dir / f"{name}.pdf", bbox_inches="tight", metadata={"Creator": None, "Producer": None,
-                                                                        "CreationDate": None})
-    plt.close(fig)
-    return png
 
 
 def _color(arm: str) -> str:

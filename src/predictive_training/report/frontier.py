@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from ..analysis.frontier import frontier_at  # noqa: E402
 from .context import fmt  # noqa: E402
 
-__all__ = ["frontier_figures", "frontier_section", "KIND_MARKERS"]
+__all__ = ["frontier_figures", "frontier_section", "save_figure", "KIND_MARKERS"]
 
 SECTION = "Exp 4 prediction-phase training"
 #: one marker per predictor family (arm kind); a kind not listed gets "*"
@@ -30,7 +30,9 @@ MEASURE_LABELS = {"time": "contention-free time (s)", "backward": "backward pass
 _RATIO_CMAP = plt.get_cmap("viridis")
 
 
-def _save(fig, out_dir: Path, name: str) -> Path:
+def save_figure(fig, out_dir: Path, name: str) -> Path:
+    """Write ``fig`` as PNG and PDF (reproducible metadata) under ``out_dir``; close it; the PNG's path.
+    Shared by every figure of the report (``figures.py`` imports it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
     fig.savefig(png, dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -117,7 +119,7 @@ def _pareto(logs: list[dict], out_dir: Path, time_label: str):
                "predictor family, colour by prediction ratio (labels: ratio r and phase length Y), mean over seeds "
                "with min-max bars. Below the line = lower loss than training less for the same cost. Cost: "
                + ", ".join(MEASURE_LABELS[m] for m in measures) + ".")
-    return _save(fig, out_dir, "frontier_pareto"), caption, SECTION
+    return save_figure(fig, out_dir, "frontier_pareto"), caption, SECTION
 
 
 def _time_to_target(logs: list[dict], out_dir: Path, time_label: str):
@@ -160,7 +162,7 @@ def _time_to_target(logs: list[dict], out_dir: Path, time_label: str):
                "budget (the same evaluation windows as the final loss); each line is the time an arm needs to first "
                "reach them, mean over the seeds that reached it (dashed: conventional frontier arms); k/n beside a point: "
                "only k of n seeds reached that target; the targets no seed reached are listed under the figure.")
-    return _save(fig, out_dir, "frontier_time_to_target"), caption, SECTION
+    return save_figure(fig, out_dir, "frontier_time_to_target"), caption, SECTION
 
 
 def frontier_figures(logs: list[dict], out_dir: Path) -> list[tuple]:
