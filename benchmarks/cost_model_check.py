@@ -11,7 +11,7 @@ calibration too), so run it where nothing else runs.
 Usage::
 
     python benchmarks/cost_model_check.py [--config config/smoke.yaml] [--data DIR] [--seed 0]
-        [--arms baseline,hybrid_r50,skip_r50,repeat_r50] [--calls 30] [--json OUT]
+        [--arms baseline,hybrid_r50,skip_r50,repeat_r50] [--calls 12] [--repeats 5] [--json OUT]
 
 Data: ``--data``, else the config's data prepared into a temporary folder. Arms of the
 leave-one-seed-out kinds (``nowcaster``, ``rssm_pretrained``) run with the calibration's untrained
@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--arms", default="baseline,hybrid_r50,skip_r50,repeat_r50")
-    ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--calls", type=int, default=12)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (data / "meta.json").exists():
             prepare(cfg, data)
         t0 = time.perf_counter()
-        cal = calibrate(cfg, data, tmp / "calibration.json", calls=args.calls)
+        cal = calibrate(cfg, data, tmp / "calibration.json", calls=args.calls, repeats=args.repeats)
         print(f"calibration: {len(cal['units'])} units in {time.perf_counter() - t0:.1f} s "
               f"({cal['device']}, {cal['torch_threads']} thread(s))")
         for name, u in cal["units"].items():

@@ -157,7 +157,7 @@ def test_cpu_seconds_are_recorded(runs):
 def calibration(tmp_path_factory, tiny_data):
     torch.set_num_threads(1)
     return calibrate(_cfg(), tiny_data, tmp_path_factory.mktemp("cal") / "calibration.json", calls=4, warmup=1,
-                     train_calls=2)
+                     train_calls=2, repeats=2)
 
 
 def test_calibration_costs_every_unit_a_run_counts(runs, calibration):
@@ -316,3 +316,25 @@ def test_checkpoint_rotation_never_holds_more_than_keep(tmp_path, monkeypatch):
         ck.save({"x": torch.zeros(3), "files": {}}, step)
     assert max(seen) == 2
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step*.pt")) == ["step000004.pt", "step000005.pt"]
+
+
+def test_repeated_calibrations_combine_by_ratios_to_the_full_step():
+    """A repeat made while the machine runs uniformly slower changes no unit's ratio to the Full step,
+    so it moves no ratio of costs; a burst in one unit of one repeat is outvoted by the median."""
+    from predictive_training.training.calibrate import combine_repeats
+
+    def rep(full, fwd, obs):
+        return {"full_step": {"s": full, "statistic": "median", "flops": 6.0},
+                "forward_batch": {"s": fwd, "statistic": "median", "flops": 2.0},
+                "observe/rssm": {"s": obs, "statistic": "mean"}}
+
+    fast, slow, burst = rep(0.080, 0.020, 0.004), rep(0.120, 0.030, 0.006), rep(0.090, 0.0225, 0.018)
+    out = combine_repeats([fast, slow, burst])
+    assert out["full_step"]["s"] == pytest.approx(0.090)
+    assert out["forward_batch"]["s"] / out["full_step"]["s"] == pytest.approx(0.25)
+    assert out["observe/rssm"]["s"] / out["full_step"]["s"] == pytest.approx(0.05)  # not the burst's 0.2
+    assert out["observe/rssm"]["repeat_s"] == [0.004, 0.006, 0.018]
+    assert out["forward_batch"]["flops"] == 2.0 and "repeats" in out["forward_batch"]["statistic"]
+    assert combine_repeats([fast]) == fast
+    with pytest.raises(ValueError):
+        combine_repeats([])

@@ -75,7 +75,7 @@ def runs(tmp_path_factory, tiny_data):
 def calibration(tmp_path_factory, tiny_data):
     torch.set_num_threads(1)
     return calibrate(_cfg(), tiny_data, tmp_path_factory.mktemp("cal") / "calibration.json", calls=4, warmup=1,
-                     train_calls=2)
+                     train_calls=2, repeats=1)
 
 
 def _gate_gap(unit: str) -> bool:

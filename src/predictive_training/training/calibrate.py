@@ -30,6 +30,14 @@ code, ``config.threads`` torch threads as training uses:
   line search's seconds per candidate, its loss replaced by a constant: the forward batches are
   ``forward_batch``).
 
+:func:`calibrate` makes this whole measurement ``repeats`` times (5 by default, a few seconds each
+at the default scale) and keeps, per unit, the median over the repeats of its ratio to the same
+repeat's ``full_step`` (:func:`combine_repeats`). One measurement is not enough on a shared
+virtual machine: three back-to-back single calibrations of the default study on a quiet 2-core
+machine put ``forward_batch`` at 0.26-0.34 of a Full step and the RSSM's optimisation step at
+0.89-1.29, and the default study's ``hybrid_r50`` / baseline cost ratio at 1.107-1.186 for the
+same counted work.
+
 Observations are made from one real step's gradients and a few update directions, reused: a
 unit's cost depends on shapes, not on values. For the same reason the leave-one-seed-out kinds
 (``nowcaster``, ``rssm_pretrained``), whose runs load a model trained on the other seeds by the
@@ -74,7 +82,7 @@ from .work import (APPLY_DELTA, FORWARD_BATCH, FULL_STEP, GUARD_RESTORE, PRE_PRE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RandomTokens", "measure_units", "calibrate", "rollout_lengths", "stand_in_models", "PREDICTOR_KINDS",
+__all__ = ["RandomTokens", "measure_units", "combine_repeats", "calibrate", "rollout_lengths", "stand_in_models", "PREDICTOR_KINDS",
            "PREDICTOR_OF_KIND", "STAND_INS", "FLOPS_NOTE"]
 
 PREDICTOR_KINDS = PREDICTED_KINDS  # arm kinds with a predictor (and its units)
@@ -555,15 +563,63 @@ def _trainer_units(tr: HybridTrainer, clock: _Clock, *, calls: int, warmup: int,
     return units
 
 
-def calibrate(cfg: dict, data_dir: str | Path | None, out_path: str | Path, *, calls: int = 30, warmup: int = 3,
-              train_calls: int = 8) -> dict:
-    """Measure every unit the study's arms use and write ``calibration.json`` (atomically)."""
+def combine_repeats(repeats: list[dict[str, dict]]) -> dict[str, dict]:
+    """One set of unit costs from several whole calibrations of the same config (``measure_units``
+    results), robust to the machine's speed drifting between and during them.
+
+    ``full_step`` is the median of the repeats' values; every other unit is the median over the
+    repeats of its ratio to the same repeat's ``full_step``, times that median. A study's costs
+    are sums of units, and what its verdicts read are ratios of costs (arm / baseline, arms on the
+    frontier at equal cost): those depend on the units' ratios to one another, which a repeat
+    measures within seconds, not on the machine's absolute speed at calibration time. The spread
+    of each unit over the repeats is kept (``repeat_s``, ``repeat_rel_iqr``)."""
+    if not repeats:
+        raise ValueError("combine_repeats needs at least one calibration")
+    if len(repeats) == 1:
+        return repeats[0]
+    full = [r[FULL_STEP]["s"] for r in repeats]
+    f_med = float(np.median(full))
+    out: dict[str, dict] = {}
+    for unit in repeats[0]:
+        vals = [r[unit]["s"] for r in repeats]
+        if unit == FULL_STEP:
+            s = f_med
+        else:
+            s = float(np.median([v / f for v, f in zip(vals, full)])) * f_med
+        rec = dict(repeats[int(np.argsort(vals)[len(vals) // 2])][unit])  # the middle repeat's details
+        rec.update(s=s, statistic=f"{rec['statistic']}, median over {len(repeats)} repeats"
+                   + ("" if unit == FULL_STEP else " of the ratio to full_step"),
+                   repeat_s=[float(v) for v in vals])
+        q = np.quantile(vals, [0.25, 0.75])
+        rec["repeat_rel_iqr"] = float((q[1] - q[0]) / np.median(vals)) if np.median(vals) > 0 else 0.0
+        flops = [r[unit].get("flops") for r in repeats if r[unit].get("flops") is not None]
+        if flops:
+            rec["flops"] = float(np.median(flops))
+        out[unit] = rec
+    return out
+
+
+def calibrate(cfg: dict, data_dir: str | Path | None, out_path: str | Path, *, calls: int = 12, warmup: int = 2,
+              train_calls: int = 4, repeats: int = 5) -> dict:
+    """Measure every unit the study's arms use ``repeats`` times (whole calibrations one after the
+    other, combined by :func:`combine_repeats`) and write ``calibration.json`` (atomically)."""
     from ..data.prepare import TokenData
 
+    if repeats < 1:
+        raise ValueError(f"calibrate: repeats must be at least 1, got {repeats}")
     torch.set_num_threads(cfg["threads"])
     data = TokenData(data_dir) if data_dir is not None else RandomTokens(cfg["data"]["vocab_size"], 200_000)
     t0 = time.perf_counter()
-    units = measure_units(cfg, data, calls=calls, warmup=warmup, train_calls=train_calls)
+    runs = []
+    for r in range(repeats):
+        runs.append(measure_units(cfg, data, calls=calls, warmup=warmup, train_calls=train_calls,
+                                  count_flops=r == 0))
+        log.info("calibration repeat %d/%d: full step %.2f ms", r + 1, repeats, 1e3 * runs[-1][FULL_STEP]["s"])
+    for r in runs[1:]:  # FLOPs are counted once (they do not vary)
+        for unit, rec in r.items():
+            if "flops" in runs[0].get(unit, {}):
+                rec["flops"] = runs[0][unit]["flops"]
+    units = combine_repeats(runs)
     device = pick_device(cfg["device"])
     from ..model import GPT, GPTConfig
 
@@ -577,6 +633,7 @@ def calibrate(cfg: dict, data_dir: str | Path | None, out_path: str | Path, *, c
         "torch_threads": torch.get_num_threads(),
         "n_params": n_params,
         "calls": calls,
+        "repeats": repeats,
         "seconds": time.perf_counter() - t0,
         "config": {k: copy.deepcopy(cfg[k]) for k in ("model", "train", "hybrid", "threads", "device")},
         "flops_note": FLOPS_NOTE,
