@@ -583,3 +583,19 @@ def test_the_frontier_declares_the_fields_arms():
     assert sorted(a["kind"] for a in mine.values()) == sorted(KINDS)
     assert all(a["prediction_ratio"] == 0.5 and "horizon" in a for a in mine.values())
     assert config_mod.loso_needed(cfg) == ["nowcaster", "rssm_pretrained"]
+
+
+def test_the_field_study_runs_the_frontiers_declared_arms():
+    """config/field.yaml (the field's arms at equal cost, without the rest of the grid) runs exactly the
+    field arms declared in config/frontier.yaml, with the same settings, and declares them confirmatory."""
+    front = config_mod.load(ROOT / "config/frontier.yaml")
+    text = (ROOT / "config/frontier.yaml").read_text()
+    block = text[text.index("BEGIN issue 17"):text.index("END issue 17")]
+    declared = {n: a for n, a in front["arms"].items() if re.search(rf"^\s+{n}:", block, re.M)}
+    field = config_mod.load(ROOT / "config/field.yaml")
+    assert {n: field["arms"][n] for n in declared} == declared
+    assert set(declared) <= set(field["frontier"]["confirmatory"])
+    for key in ("model", "data", "hybrid"):
+        assert field[key] == front[key], key
+    assert field["train"] == front["train"] and field["record"] == front["record"]
+    assert config_mod.loso_needed(field) == ["nowcaster", "rssm_pretrained"]

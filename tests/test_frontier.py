@@ -193,7 +193,7 @@ def _expected_arms(path: str) -> int:
 
 
 @pytest.mark.parametrize("path, arms", [("config/frontier.yaml", 78), ("config/regimes_batch.yaml", 7),
-                                        ("config/regimes_steps.yaml", 7)])
+                                        ("config/regimes_steps.yaml", 7), ("config/field.yaml", 8)])
 def test_sweep_configs_dry_run_plans_every_run(path, arms, tmp_path):
     cfg = config_mod.load(ROOT / path)
     assert len(cfg["arms"]) == arms == _expected_arms(path)
