@@ -19,6 +19,12 @@ TINY = {
 }
 
 
+def pytest_collection_modifyitems(items):
+    """The slow (end-to-end) tests first, so that parallel workers (tests/run.sh) start them early
+    instead of finishing on one of them alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def tiny_cfg() -> dict:
     return config_mod.validate(copy.deepcopy(TINY))

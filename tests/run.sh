@@ -11,4 +11,5 @@ if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 
     || echo "warning: could not install ${need[*]}; the tests that need them will be skipped" >&2
 fi
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+# every core (pytest-xdist; PT_TEST_WORKERS=0 for one process), idle workers steal queued tests
+exec .venv/bin/python -m pytest -n "${PT_TEST_WORKERS:-auto}" --dist worksteal "$@"

@@ -399,8 +399,8 @@ def test_known_answer_exponential_loss_curve():
         history = rssm.fit(feats[:n_train], epochs=8)
         assert len(history) == 8 and history[-1]["best"] and history[-1]["val"] is None
         if s == 0:  # the validation variant: restarts, early stopping, the best epoch's weights kept
-            val = RSSMLite(N_GLOBAL_FEATURES, None, RSSMConfig(seed=s, fit_val_frac=0.2))
-            h = val.fit(feats[:n_train], epochs=8)
+            val = RSSMLite(N_GLOBAL_FEATURES, None, RSSMConfig(seed=s, fit_val_frac=0.2, fit_restarts=2))
+            h = val.fit(feats[:n_train], epochs=4)
             assert {e["restart"] for e in h} == set(range(val.config.fit_restarts))
             assert all(e["val"] is not None for e in h) and sum(e["best"] for e in h) == 1
             assert next(e for e in h if e["best"])["val"] == min(e["val"] for e in h)

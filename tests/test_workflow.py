@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -56,10 +57,13 @@ def test_smoke_study_end_to_end(tmp_path):
     snakemake("--cores", "2", "--configfile", "config/smoke.yaml", cwd=tmp_path)
     res = tmp_path / "results/smoke"
     runs = pd.read_csv(res / "runs/summary.csv")
-    cfg_seeds = [0, 1, 2]
+    cfg_seeds = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())["seeds"]
     assert sorted(runs.seed.unique()) == cfg_seeds
     assert runs.initial_loss_ok.all()
     assert (runs.final_val_loss < runs.initial_val_loss - 0.5).all()
+    # the calibrate rule makes as many whole measurements as calibration.repeats asks
+    cal = json.loads((res / "calibration.json").read_text())
+    assert cal["repeats"] == yaml.safe_load((ROOT / "config/smoke.yaml").read_text())["calibration"]["repeats"] == 2
     meta = json.loads((res / "data/meta.json").read_text())
     assert meta["source"] == "synthetic" and meta["tokens"]["train"] > 100_000
     for arm in runs.arm.unique():

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("data_dir", help="a prepared data folder, or '-' for random tokens")
     p.add_argument("out")
     p.add_argument("--calls", type=int, default=12, help="timed calls per unit and repeat (default 12)")
-    p.add_argument("--repeats", type=int, default=5, help="whole calibrations, combined by median ratios (default 5)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="whole calibrations, combined by median ratios (default: the config's calibration.repeats)")
     p = sub.add_parser("plan", help="measure a study's unit costs, memory and disk at its scale; print estimates")
     p.add_argument("--configfile", required=True)
     p.add_argument("--calls", type=int, default=3, help="timed calls per unit (default 3)")
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             from .training.calibrate import calibrate
 
             calibrate(cfg, None if args.data_dir == "-" else args.data_dir, args.out, calls=args.calls,
-                      repeats=args.repeats)
+                      repeats=args.repeats or cfg["calibration"]["repeats"])
         elif args.command == "plan":
             from .training.plan import format_plan, plan
 

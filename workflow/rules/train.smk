@@ -42,5 +42,6 @@ rule calibrate:
         train=config["train"],
         hybrid=config["hybrid"],
         arms=config["arms"],
+        calibration=config["calibration"],
     script:
         "../scripts/calibrate.py"

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.optimize import OptimizeWarning, least_squares
 
 from .protocol import Observation, PredictedPhase, rollout_lrs
 from .scores import finite_1d
@@ -165,6 +164,8 @@ class PowerLaw:
     _fitted: bool = field(default=False, init=False, repr=False)
 
     def fit(self, steps, losses) -> "PowerLaw":
+        from scipy.optimize import OptimizeWarning, least_squares  # here: a training job need not import it
+
         s, y = _steps_losses(steps, losses)
         self._origin = float(s[0])
         t = s - self._origin
