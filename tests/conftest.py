@@ -25,6 +25,18 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def swap_builtin(monkeypatch, name: str, factory: str) -> None:
+    """Make the built-in predictor ``name`` build from ``factory`` (``module:Class``) for one test: the
+    registry is the only place predictors are found, so a test's variant goes there."""
+    import dataclasses
+
+    from predictive_training import registry
+
+    spec = dataclasses.replace(registry.BUILTIN[name], factory=factory)
+    monkeypatch.setitem(registry.BUILTIN, name, spec)
+    monkeypatch.setitem(registry._BY_KIND, spec.kind, spec)
+
+
 @pytest.fixture
 def tiny_cfg() -> dict:
     return config_mod.validate(copy.deepcopy(TINY))

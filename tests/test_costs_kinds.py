@@ -21,18 +21,22 @@ import pytest
 import torch
 
 from predictive_training import config as config_mod
+from predictive_training import registry
 from predictive_training.data.prepare import TokenData
 from predictive_training.records.costs import contention_free_s, flops
 from predictive_training.records.jsonl import read_events
-from predictive_training.training.calibrate import (PREDICTOR_KINDS, PREDICTOR_OF_KIND, STAND_INS, RandomTokens,
-                                                    calibrate, measure_units, rollout_lengths, stand_in_models)
-from predictive_training.training.hybrid import PREDICTED_KINDS, HybridTrainer
+from predictive_training.training.calibrate import (STAND_INS, RandomTokens, calibrate, measure_units, measured_kinds,
+                                                    rollout_lengths, stand_in_models)
+from predictive_training.training.hybrid import HybridTrainer
 from predictive_training.dynamics.rssm import RSSMConfig
 from predictive_training.training.plan import nominal_work, rssm_train_runs
 from predictive_training.training.run import run_training
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
+#: every built-in predictor as an arm kind (the registry), and the unit name of each
+PREDICTED_KINDS = tuple(registry.arm_kinds())
+PREDICTOR_OF_KIND = {k: registry.lookup(k).unit for k in PREDICTED_KINDS}
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY_RSSM = {"window": 8, "burn_in": 3, "update_every": 4, "basis_window": 4, "batch_size": 4,
@@ -87,7 +91,7 @@ def test_every_predicted_kind_has_its_predictor(tiny_data, tmp_path):
     """The unit names of a kind are its predictor's ``name``; the stand-ins load through the runs' own
     loaders (the leave-one-seed-out checks included) and are trained on no seed."""
     cfg = _cfg()
-    assert set(PREDICTOR_KINDS) == set(PREDICTED_KINDS) == set(PREDICTOR_OF_KIND)
+    assert set(measured_kinds(cfg)) == set(PREDICTED_KINDS)
     data = TokenData(tiny_data)
     for kind in PREDICTED_KINDS:
         files = stand_in_models(cfg, kind, data.vocab_size, 0, tmp_path) if kind in STAND_INS else None

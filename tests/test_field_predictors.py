@@ -24,6 +24,7 @@ import pytest
 import yaml
 import torch
 
+from tests.conftest import swap_builtin
 from predictive_training import config as config_mod
 from predictive_training.analysis.exp3 import run_exp3
 from predictive_training.data.prepare import TokenData
@@ -272,7 +273,7 @@ class Bold(VerifiedExtrapolation):
 
 
 def test_the_verified_arm_moves_the_weights_by_what_it_kept_and_counts_its_checks(tiny_data, monkeypatch):
-    monkeypatch.setattr(hybrid_mod, "VerifiedExtrapolation", Bold)
+    swap_builtin(monkeypatch, "verified", f"{__name__}:Bold")
     cfg = _cfg()
     tr = make_trainer(cfg, TokenData(tiny_data), "verified", 0, [])
     weights, events = {}, []
@@ -312,7 +313,7 @@ def test_the_verified_arm_moves_the_weights_by_what_it_kept_and_counts_its_check
 
 
 def test_a_verified_run_with_early_ends_resumes_identically(tiny_data, tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(hybrid_mod, "VerifiedExtrapolation", Bold)
+    swap_builtin(monkeypatch, "verified", f"{__name__}:Bold")
     cfg = _cfg(arms={"baseline": {"kind": "conventional"}, "verified": {"kind": "verified", "prediction_ratio": 0.5}},
                record={"shadow": {"arms": []}})
     cfg["train"]["checkpoint_every"] = 0

@@ -223,7 +223,9 @@ def test_clairvoyant_predictor_captures_all_progress_and_sees_the_real_updates(t
     ref = _Weights()
     _train(cfg, data, [ref])
     _Spy.seen = []
-    monkeypatch.setitem(shadow_mod.FACTORY, "ema", lambda c: _Spy(ref.w, list(c.params)))
+    real = shadow_mod.make_predictor
+    monkeypatch.setattr(shadow_mod, "make_predictor", lambda cfg, name, model, params, seed, files=None, arm=None: (
+        _Spy(ref.w, list(params)) if name == "ema" else real(cfg, name, model, params, seed, files, arm)))
     out = tmp_path / "run"
     run_training(cfg, tiny_data, "baseline", 0, out)
     rows = [r for r in read_shadow(out) if r["predictor"] == "ema"]

@@ -8,6 +8,7 @@ Snakefile and in every entry point, and its errors name the offending key.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import os
@@ -18,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import registry
 from .phase_plan import PhasePlan
 
 
@@ -178,8 +180,8 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
             ) from exc
         if not found:
             raise ConfigError(f"config key 'data.source': local file or folder not found: {path}")
-    if "baseline" not in cfg["arms"]:
-        raise ConfigError("config key 'arms': the 'baseline' arm is required (every comparison is against it)")
+    _check_arm_kinds(cfg)
+    roles(cfg)  # names the key of a role that no arm (or a wrong arm) plays
     unknown = [a for a in cfg["record"]["snapshot_arms"] if a not in cfg["arms"]]
     if unknown:
         raise ConfigError(f"config key 'record.snapshot_arms': {unknown[0]!r} is not an arm of this study "
@@ -213,25 +215,160 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
     _check_frontier(cfg)
 
 
-#: Predictors (arm kinds and shadow predictors) trained on the OTHER seeds' baseline runs: each seed
-#: gets its own model (workflow rules train_nowcaster, train_rssm_pretrained); their shadow scores
-#: come from a replay of the baseline (rule shadow_replay), since a seed's baseline cannot wait for
-#: models that need the other seeds' baselines.
-LEAVE_ONE_SEED_OUT = ("nowcaster", "rssm_pretrained")
+#: Predictors (arm kinds and shadow predictors) trained on the OTHER seeds' baseline runs (the registry's
+#: ``loso`` flag): each seed gets its own model (workflow rules train_nowcaster, train_rssm_pretrained);
+#: their shadow scores come from a replay of the baseline (rule shadow_replay), since a seed's baseline
+#: cannot wait for models that need the other seeds' baselines. Built-ins only: an outside predictor that
+#: needs offline training on other seeds is not supported (docs/predictors.md).
+LEAVE_ONE_SEED_OUT = tuple(name for name, spec in registry.BUILTIN.items() if spec.loso)
+
+#: Arm kinds that are not predictors: conventional training and the compute-matched control.
+CONVENTIONAL_KINDS = ("conventional", "matched")
+
+
+# ------------------------------------------------------------------ predictors (the registry)
+
+def arm_spec(cfg: dict, arm: str) -> registry.PredictorSpec | None:
+    """The registry entry of a predicted arm's predictor (None for a conventional or matched arm)."""
+    kind = cfg["arms"][arm]["kind"]
+    return None if kind in CONVENTIONAL_KINDS else registry.lookup(kind)
+
+
+def is_predicted(cfg: dict, arm: str) -> bool:
+    """Whether an arm predicts (a predictor's kind), i.e. is run by the hybrid trainer."""
+    return cfg["arms"][arm]["kind"] not in CONVENTIONAL_KINDS
+
+
+def _dig(cfg: dict, path: str):
+    node = cfg
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def predictor_options(cfg: dict, name: str, arm: str | None = None) -> dict:
+    """The options a predictor is built with: a built-in's block (``options_key``, e.g. ``hybrid.dmd``)
+    or an outside predictor's ``predictors.<name>.options``; for an ``arm``, its ``arms.<arm>.options``
+    merged over them (nested mappings merged key by key)."""
+    spec = registry.lookup(name)
+    if spec.options_key is None:
+        base = dict((cfg["predictors"].get(name) or {}).get("options") or {})
+    elif "=" in spec.options_key:
+        option, key = spec.options_key.split("=")
+        base = {option: _dig(cfg, key)}
+    else:
+        base = dict(_dig(cfg, spec.options_key) or {})
+    if arm is not None:
+        base = _deep_merge(base, cfg["arms"][arm].get("options") or {})
+    return base
+
+
+def skill_gated(cfg: dict, arm: str) -> bool:
+    """Whether a predicted arm runs the skill gate: ``arms.<arm>.skill_gate``, else the registry's
+    default for its predictor; never when ``hybrid.gate.reference`` is ``none``."""
+    if cfg["hybrid"]["gate"]["reference"] == "none":
+        return False
+    own = cfg["arms"][arm].get("skill_gate")
+    return bool(arm_spec(cfg, arm).gated if own is None else own)
+
+
+def predictor_uses(cfg: dict) -> list[tuple[str, str, str | None]]:
+    """Every place a predictor runs: ``(config key, predictor name, arm or None for shadow mode)``."""
+    out = [(f"arms.{a}.kind", cfg["arms"][a]["kind"], a) for a in cfg["arms"] if is_predicted(cfg, a)]
+    out += [(f"record.shadow.predictors.{i}", n, None) for i, n in enumerate(cfg["record"]["shadow"]["predictors"])]
+    return out
+
+
+def needs_predictor_check(cfg: dict) -> bool:
+    """Whether the config names an outside predictor or gives per-arm options, so that
+    ``dynamics.base.check_config_predictors`` must import predictor classes before any job (the
+    validation here imports no predictor and no torch)."""
+    return any(not registry.lookup(name).builtin or (arm is not None and cfg["arms"][arm].get("options"))
+               for _key, name, arm in predictor_uses(cfg))
+
+
+def _lookup(name: str, key: str) -> registry.PredictorSpec:
+    try:
+        return registry.lookup(name)
+    except registry.RegistryError as exc:
+        raise ConfigError(f"config key '{key}': {exc}") from None
+
+
+def _check_options(cfg: dict, spec: registry.PredictorSpec, options: dict, key: str) -> None:
+    """A built-in's merged options against the schema of its block (an outside predictor's options are
+    checked against its class by ``dynamics.base.check_config_predictors``, which imports it)."""
+    if spec.options_key is None:
+        return
+    if "=" in spec.options_key:
+        option, path = spec.options_key.split("=")
+        extra = sorted(set(options) - {option})
+        if extra:
+            raise ConfigError(f"config key '{key}': unknown option(s) {extra} of predictor {spec.name!r} "
+                              f"(its only option is {option!r}, default {path})")
+        node = _schema_node(path)
+        sub = {"type": "object", "properties": {option: node}}
+    else:
+        sub = _schema_node(spec.options_key)
+    errors = sorted(_Validator(sub).iter_errors(options), key=lambda e: _key_path(e))
+    if errors:
+        raise ConfigError(f"{_describe(errors[0]).replace('config key ', f'config key {key}: option ', 1)}")
+
+
+def _schema_node(path: str) -> dict:
+    node = _schema_cached()
+    for part in path.split("."):
+        node = node["properties"][part]
+    return node
+
+
+def _check_arm_kinds(cfg: dict) -> None:
+    """Every arm's kind is conventional, matched or a registered predictor; options and skill_gate
+    belong to predicted arms; the ``predictors`` block names outside predictors."""
+    for name, arm in cfg["arms"].items():
+        if arm["kind"] in CONVENTIONAL_KINDS:
+            for key in ("options", "skill_gate"):
+                if key in arm:
+                    raise ConfigError(f"config key 'arms.{name}.{key}': only a predicted arm has {key} (this arm "
+                                      f"is of kind {arm['kind']!r})")
+            continue
+        spec = _lookup(arm["kind"], f"arms.{name}.kind")
+        if spec.loso and "options" in arm:
+            raise ConfigError(f"config key 'arms.{name}.options': {spec.name} loads a model trained on the other "
+                              f"seeds with the study's {spec.options_key}; per-arm options are not supported for it")
+        if "options" in arm:
+            _check_options(cfg, spec, predictor_options(cfg, spec.name, name), f"arms.{name}.options")
+    for name in cfg.get("predictors") or {}:
+        spec = _lookup(name, f"predictors.{name}")
+        if spec.builtin:
+            raise ConfigError(f"config key 'predictors.{name}': {name} is a built-in predictor; its options are "
+                              f"{spec.options_key.split('=')[-1] if spec.options_key else 'none'}")
 
 
 def loso_shadow(cfg: dict) -> list[str]:
     """The leave-one-seed-out predictors among the baseline's shadow predictors (scored on a replay)."""
     s = cfg["record"]["shadow"]
-    if "baseline" not in s["arms"]:
+    if roles(cfg).baseline not in s["arms"]:
         return []
     return [p for p in s["predictors"] if p in LEAVE_ONE_SEED_OUT]
 
 
 def loso_needed(cfg: dict) -> list[str]:
     """Every leave-one-seed-out predictor the study needs (as an arm kind or a shadow predictor)."""
-    kinds = {a["kind"] for a in cfg["arms"].values()} | set(loso_shadow(cfg))
-    return [p for p in LEAVE_ONE_SEED_OUT if p in kinds]
+    names = {arm_spec(cfg, a).name for a in cfg["arms"] if is_predicted(cfg, a)} | set(loso_shadow(cfg))
+    return [p for p in LEAVE_ONE_SEED_OUT if p in names]
+
+
+def loso_model_name(cfg: dict, arm: str) -> str | None:
+    """The leave-one-seed-out predictor whose trained model an arm's run loads (None for any other arm)."""
+    spec = arm_spec(cfg, arm)
+    return spec.name if spec is not None and spec.loso else None
 
 
 def arm_horizon(cfg: dict, arm: str) -> int:
@@ -242,7 +379,7 @@ def arm_horizon(cfg: dict, arm: str) -> int:
 def nowcaster_horizons(cfg: dict) -> list[int]:
     """The horizons the nowcaster is trained for: the horizon of every nowcaster arm, and the shadow
     horizons if the baseline's shadows include it."""
-    ys = {arm_horizon(cfg, n) for n, a in cfg["arms"].items() if a["kind"] == "nowcaster"}
+    ys = {arm_horizon(cfg, n) for n in cfg["arms"] if loso_model_name(cfg, n) == "nowcaster"}
     if "nowcaster" in loso_shadow(cfg):
         ys.update(int(y) for y in cfg["record"]["shadow"]["horizons"])
     return sorted(ys)
@@ -258,13 +395,13 @@ def _check_predictors(cfg: dict) -> None:
     stride = int(cfg["hybrid"]["nowcaster"]["stride"])
     for y in nowcaster_horizons(cfg):
         if y % stride:
-            arms = [n for n, a in cfg["arms"].items() if a["kind"] == "nowcaster" and arm_horizon(cfg, n) == y]
+            arms = [n for n in cfg["arms"] if loso_model_name(cfg, n) == "nowcaster" and arm_horizon(cfg, n) == y]
             key = f"the horizon of arm {arms[0]}" if arms else "record.shadow.horizons"
             raise ConfigError(f"config key 'hybrid.nowcaster.stride': {stride} does not divide {key} ({y}) "
                               "(the nowcaster predicts whole windows)")
     if "rssm_pretrained" in needed:
         s = cfg["record"]["shadow"]
-        if "baseline" not in s["arms"] or "rssm" not in s["predictors"]:
+        if roles(cfg).baseline not in s["arms"] or "rssm" not in s["predictors"]:
             raise ConfigError("config key 'record.shadow': rssm_pretrained pretrains on the baselines' shadow RSSM "
                               f"data, so record.shadow.arms must include baseline (got {s['arms']}) and "
                               f"record.shadow.predictors must include rssm (got {s['predictors']})")
@@ -274,6 +411,11 @@ def _check_shadow(cfg: dict) -> None:
     """record.shadow: its arms are conventional arms of the study, Exp 3's horizon is one of its
     horizons, its search cells name shadow predictors and horizons."""
     s, train, hybrid = cfg["record"]["shadow"], cfg["train"], cfg["hybrid"]
+    for i, name in enumerate(s["predictors"]):
+        spec = _lookup(name, f"record.shadow.predictors.{i}")
+        if spec.name != name:  # an arm kind alias: shadow rows are keyed by the predictor's own name
+            raise ConfigError(f"config key 'record.shadow.predictors.{i}': {name!r} is the arm kind of predictor "
+                              f"{spec.name!r}; shadow mode names predictors by name ({spec.name!r})")
     for name in s["arms"]:
         if name not in cfg["arms"]:
             raise ConfigError(f"config key 'record.shadow.arms': {name!r} is not an arm of this study "
@@ -301,14 +443,7 @@ def _check_shadow(cfg: dict) -> None:
 # ------------------------------------------------------------------ the frontier (issue 16)
 
 #: Arm kinds that are points of the conventional frontier (every other kind is a predicted arm).
-FRONTIER_KINDS = ("conventional", "matched")
-
-
-def predicted_kinds() -> list[str]:
-    """Every predicted arm kind the schema knows (any kind but ``conventional`` and ``matched``): a new
-    predictor kind joins the sweep grid and the frontier analysis by its name in the schema's enum."""
-    enum = _schema_cached()["properties"]["arms"]["additionalProperties"]["properties"]["kind"]["enum"]
-    return [k for k in enum if k not in FRONTIER_KINDS]
+FRONTIER_KINDS = CONVENTIONAL_KINDS
 
 
 def budget_steps(cfg: dict, arm: str) -> int:
@@ -344,11 +479,11 @@ def sweep_cells(cfg: dict) -> tuple[dict[str, dict], list[dict]]:
         if float(b) < 1.0:
             add(f"conv_b{_pct(b):03d}", {"kind": "conventional", "budget": float(b)}, "budgets")
     correct = int(hybrid.get("correct_steps", 5))
-    known = predicted_kinds()
     for i, kind in enumerate(sw.get("kinds", [])):
-        if kind not in known:
-            raise ConfigError(f"config key 'sweep.kinds.{i}': {kind!r} is not a predicted arm kind "
-                              f"(known: {', '.join(known)})")
+        if kind in CONVENTIONAL_KINDS:
+            raise ConfigError(f"config key 'sweep.kinds.{i}': {kind!r} is not a predictor (the grid's conventional "
+                              "arms come from sweep.budgets)")
+        _lookup(kind, f"sweep.kinds.{i}")
         for r in sw.get("ratios", []):
             for y in sw.get("horizons", []):
                 name = f"{kind}_r{_pct(r):02d}_y{int(y)}"
@@ -399,22 +534,176 @@ def _expand_sweep(cfg: dict) -> None:
 
 
 def frontier_arms(cfg: dict) -> list[str]:
-    """The conventional frontier's arms: every ``conventional`` arm (the baseline at budget 1) and ``matched``."""
-    return [n for n, a in cfg["arms"].items() if a["kind"] in FRONTIER_KINDS]
+    """The conventional frontier's arms (``roles.frontier``; by default every ``conventional`` arm, the
+    baseline at budget 1 among them, and every ``matched`` arm)."""
+    return list(roles(cfg).frontier)
 
 
 def predicted_arms(cfg: dict) -> list[str]:
-    """Every arm that is not a frontier point (any predicted kind, by name)."""
-    return [n for n, a in cfg["arms"].items() if a["kind"] not in FRONTIER_KINDS]
+    """Every arm that predicts (a predictor's kind)."""
+    return list(roles(cfg).predicted)
 
 
 def confirmatory_arms(cfg: dict) -> list[str]:
     """The arms of the confirmatory "beats the frontier at equal time" rows: ``frontier.confirmatory``, or by
-    default (null) ``hybrid_r50`` and ``repeat_r50`` where the study has them."""
-    declared = (cfg.get("frontier") or {}).get("confirmatory")
-    if declared is None:
-        return [a for a in ("hybrid_r50", "repeat_r50") if a in cfg["arms"]]
-    return list(declared)
+    default (null) the plan's 50% arm (``roles.plan_r50``) and the repeat control at its ratio and horizon,
+    where the study has them."""
+    declared = cfg["frontier"]["confirmatory"]
+    if declared is not None:
+        return list(declared)
+    r = roles(cfg)
+    if r.plan_r50 is None:
+        return []
+    out = [r.plan_r50]
+    rep = r.control_of(r.plan_r50, "repeat")
+    return out + ([rep] if rep is not None else [])
+
+
+def plan_predictor(cfg: dict) -> str:
+    """The predictor of the plan's arms (``roles.plan_r50``, else ``plan_r25``; the RSSM when the
+    study has neither): Experiments 2 and 3 score the shadow predictor of this name."""
+    r = roles(cfg)
+    arm = r.plan_r50 or r.plan_r25
+    return (arm_spec(cfg, arm) if arm is not None else registry.BUILTIN["rssm"]).name
+
+
+# ------------------------------------------------------------------ roles
+
+@dataclasses.dataclass(frozen=True)
+class Roles:
+    """Which arm plays which part (``roles`` in the config, else derived from the arms): every
+    experiment, statistic, figure and rule reads arms through this, never by their names.
+
+    baseline: the conventional arm at the whole budget. plan_r25, plan_r50: the plan's hybrid arms
+    (None when the study has none). controls: control arms (a control predictor's kind, or matched).
+    frontier: the conventional frontier's arms. predicted: every arm that predicts. The study's
+    ``_info`` keeps, per arm, its kind, nominal ratio and horizon for :meth:`control_of`.
+    """
+
+    baseline: str
+    plan_r25: str | None
+    plan_r50: str | None
+    controls: tuple[str, ...]
+    frontier: tuple[str, ...]
+    predicted: tuple[str, ...]
+    _info: tuple[tuple[str, str, float | None, int | None], ...] = ()
+
+    def _get(self, arm: str) -> tuple[str, float | None, int | None]:
+        return next((k, r, y) for a, k, r, y in self._info if a == arm)
+
+    def control_of(self, arm: str, kind: str) -> str | None:
+        """The control arm of ``kind`` (an arm kind: ``skip``, ``repeat``, ``matched``) at ``arm``'s
+        nominal prediction ratio and horizon (a matched arm: at its ratio), or None."""
+        _, r, y = self._get(arm)
+        for c in self.controls:
+            ck, cr, cy = self._get(c)
+            if ck == kind and cr is not None and r is not None and abs(cr - r) < 1e-9 and (
+                    ck == "matched" or cy == y):
+                return c
+        return None
+
+    def controls_of(self, arm: str) -> dict[str, str]:
+        """Every control at ``arm``'s nominal ratio and horizon: control kind -> arm."""
+        kinds = dict.fromkeys(self._get(c)[0] for c in self.controls)
+        out = {k: self.control_of(arm, k) for k in kinds}
+        return {k: v for k, v in out.items() if v is not None}
+
+    @property
+    def compared(self) -> tuple[str, ...]:
+        """Predicted arms that are not controls: Exp 5 scores each against its controls."""
+        return tuple(a for a in self.predicted if a not in self.controls)
+
+    def kind_of(self, arm: str) -> str:
+        return self._get(arm)[0]
+
+    def plan_arms(self) -> dict[str, str]:
+        """``{"r25": arm, "r50": arm}`` for the plan's arms the study has."""
+        return {k: v for k, v in (("r25", self.plan_r25), ("r50", self.plan_r50)) if v is not None}
+
+    def record(self, present=None) -> dict:
+        """The roles as recorded in the experiment logs (statistics and the report read them there),
+        limited to the arms ``present`` (default: all): ``baseline``, ``plan_r25``, ``plan_r50``,
+        ``controls`` (arm -> kind), ``frontier``, ``predicted``, ``compared`` and ``controls_of``
+        (compared arm -> {control kind -> control arm} at its nominal ratio and horizon)."""
+        keep = (lambda a: a is not None and (present is None or a in present))
+        return {"baseline": self.baseline,
+                "plan_r25": self.plan_r25 if keep(self.plan_r25) else None,
+                "plan_r50": self.plan_r50 if keep(self.plan_r50) else None,
+                "controls": {c: self.kind_of(c) for c in self.controls if keep(c)},
+                "frontier": [a for a in self.frontier if keep(a)],
+                "predicted": [a for a in self.predicted if keep(a)],
+                "compared": [a for a in self.compared if keep(a)],
+                "controls_of": {a: {k: c for k, c in self.controls_of(a).items() if keep(c)}
+                                for a in self.compared if keep(a)}}
+
+
+def roles(cfg: dict) -> Roles:
+    """The study's :class:`Roles`: ``roles.<key>`` where given, else derived from the arms (the
+    schema's description of ``roles``); raises ConfigError naming the key of a role no arm can play."""
+    arms, declared = cfg["arms"], dict(cfg["roles"] or {})
+    hy = int(cfg["hybrid"]["horizon"])
+
+    def info(a: str) -> tuple[str, str, float | None, int | None]:
+        kind = arms[a]["kind"]
+        r = arms[a].get("prediction_ratio")
+        y = None if kind in CONVENTIONAL_KINDS else int(arms[a].get("horizon", hy))
+        return a, kind, None if r is None else float(r), y
+
+    def need(arm, key: str) -> str:
+        if arm not in arms:
+            raise ConfigError(f"config key 'roles.{key}': {arm!r} is not an arm of this study "
+                              f"(arms: {', '.join(arms)})")
+        return arm
+
+    def is_control(a: str) -> bool:
+        kind = arms[a]["kind"]
+        return kind == "matched" or (kind != "conventional" and _lookup(kind, f"arms.{a}.kind").control)
+
+    baseline = declared.get("baseline")
+    if baseline is None:
+        if "baseline" not in arms:
+            raise ConfigError("config key 'arms': the 'baseline' arm is required (every comparison is against it), "
+                              "or name the baseline in roles.baseline")
+        baseline = "baseline"
+    need(baseline, "baseline")
+    if arms[baseline]["kind"] != "conventional" or float(arms[baseline].get("budget", 1.0)) != 1.0:
+        raise ConfigError(f"config key 'roles.baseline': {baseline!r} must be a conventional arm at the whole "
+                          f"budget (it is {arms[baseline]})")
+    predicted = tuple(a for a in arms if arms[a]["kind"] not in CONVENTIONAL_KINDS)
+    controls = declared.get("controls")
+    if controls is None:
+        controls = [a for a in arms if is_control(a)]
+    for i, a in enumerate(controls):
+        need(a, f"controls.{i}")
+        if not is_control(a):
+            raise ConfigError(f"config key 'roles.controls.{i}': {a!r} is of kind {arms[a]['kind']!r}, not a control "
+                              "(a control predictor such as skip or repeat, or matched)")
+    plan = {}
+    for key, ratio in (("plan_r25", 0.25), ("plan_r50", 0.5)):
+        arm = declared.get(key)
+        if arm is None:
+            cands = [a for a in predicted if arms[a]["kind"] == registry.BUILTIN["rssm"].kind
+                     and abs(float(arms[a]["prediction_ratio"]) - ratio) < 1e-9 and int(arms[a].get("horizon", hy)) == hy
+                     and a not in controls]
+            if len(cands) > 1:
+                raise ConfigError(f"config key 'roles.{key}': several hybrid arms at prediction_ratio {ratio} and "
+                                  f"hybrid.horizon ({', '.join(cands)}); name the plan's arm")
+            arm = cands[0] if cands else None
+        elif need(arm, key) not in predicted or arm in controls:
+            raise ConfigError(f"config key 'roles.{key}': {arm!r} is not a predicted arm that is not a control")
+        elif abs(float(arms[arm]["prediction_ratio"]) - ratio) > 1e-9:
+            raise ConfigError(f"config key 'roles.{key}': {arm!r} has prediction_ratio "
+                              f"{arms[arm]['prediction_ratio']}, not {ratio}")
+        plan[key] = arm
+    frontier = declared.get("frontier")
+    if frontier is None:
+        frontier = [a for a in arms if arms[a]["kind"] in FRONTIER_KINDS]
+    for i, a in enumerate(frontier):
+        if need(a, f"frontier.{i}") and arms[a]["kind"] not in FRONTIER_KINDS:
+            raise ConfigError(f"config key 'roles.frontier.{i}': {a!r} is of kind {arms[a]['kind']!r}; the frontier "
+                              "is conventional and matched arms")
+    return Roles(baseline, plan["plan_r25"], plan["plan_r50"], tuple(controls), tuple(frontier), predicted,
+                 tuple(info(a) for a in arms))
 
 
 def _check_frontier(cfg: dict) -> None:

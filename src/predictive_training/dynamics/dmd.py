@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from .base import BasePredictor
 from .protocol import Observation, PredictedPhase, rollout_lrs
 
 __all__ = ["DMDPredictor", "dmd_coefficients"]
@@ -93,7 +94,7 @@ def dmd_coefficients(gram: np.ndarray, weights: np.ndarray, rank: int | None = N
     return c, info
 
 
-class DMDPredictor:
+class DMDPredictor(BasePredictor):
     """Per-tensor exact DMD on the last ``window`` per-step updates (see the module docstring).
     Flat loss at the last observed value; uncertainty 0 (the fit residual is a diagnostic, not a
     calibrated uncertainty)."""
@@ -116,6 +117,10 @@ class DMDPredictor:
         self.last_loss = float("nan")
         self.n_rollouts = 0
         self.flops = 0.0
+
+    @classmethod
+    def steady_observations(cls, options: Mapping) -> int:
+        return int(options.get("window", 8))  # the window of updates is full (Gram matrices window x window)
 
     def _setup(self, update: Mapping[str, torch.Tensor]) -> None:
         self.names = list(update)

@@ -39,6 +39,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -49,6 +50,8 @@ from torch import nn
 from ..config import nowcaster_horizons
 from ..io import write_json
 from ..records.trajectory import TRAJECTORY, Trajectory, read_trajectory
+from .. import registry
+from .base import BasePredictor, PredictorContext
 from .protocol import Observation, PredictedPhase, rollout_lrs
 
 log = logging.getLogger(__name__)
@@ -279,7 +282,7 @@ def train_for_seed(cfg: Mapping, baseline_dirs: Sequence[str | os.PathLike], hel
 # ----------------------------------------------------------------------------------------------
 
 
-class NowcasterPredictor:
+class NowcasterPredictor(BasePredictor):
     """The trained nowcaster applied online (see the module docstring). Flat loss at the last
     observed value; uncertainty 0."""
 
@@ -302,6 +305,42 @@ class NowcasterPredictor:
         self.step_frac = 0.0
         self.last_loss = float("nan")
         self.n_rollouts = 0
+
+    @classmethod
+    def from_context(cls, context: PredictorContext, options: Mapping) -> "NowcasterPredictor":
+        """The nowcaster trained for this seed on the other seeds (``context.files["nowcaster"]``, the
+        workflow's train_nowcaster rule); its settings are the ones it was trained with."""
+        if cls.name not in context.files:
+            raise ValueError(f"predictor {cls.name!r} needs its model trained on the other seeds (the workflow's "
+                             f"train_{cls.name} rule); none was given for seed {context.seed}")
+        return cls.load(context.files[cls.name], context.params, context.seed)
+
+    @classmethod
+    def check_options(cls, options: Mapping) -> None:
+        return None  # hybrid.nowcaster, checked by the schema
+
+    @classmethod
+    def steady_observations(cls, options: Mapping) -> int:
+        return int(options["stride"]) * int(options["history"])  # it holds its history windows (ready)
+
+    @classmethod
+    def observe_period(cls, options: Mapping) -> int:
+        return int(options["stride"])  # it closes a window of stride observed steps on one call in stride
+
+    @classmethod
+    def stand_in_files(cls, cfg: Mapping, shapes: Mapping[str, tuple[int, ...]], seed: int, folder) -> dict:
+        """An untrained nowcaster network of ``hybrid.nowcaster``'s shape for a model of ``shapes``,
+        saved as the one of ``seed`` (trained on no seed): the calibration times it."""
+        path = Path(folder) / f"{cls.name}_stand_in_seed{seed}.pt"
+        ncfg = NowcasterConfig.from_study(cfg["hybrid"], seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            net = NowcasterNet(ncfg.history + N_TENSOR_FEATURES, ncfg.hidden)
+        save_nowcaster(path, {"net": net.state_dict(), "config": dataclasses.asdict(ncfg),
+                              "held_out_seed": int(seed), "trained_on_seeds": [], "horizons": [],
+                              "param_names": list(shapes), "param_shapes": {n: list(v) for n, v in shapes.items()},
+                              "records": [], "info": {"stand_in": registry.BUILTIN[cls.name].stand_in}})
+        return {cls.name: str(path)}
 
     @classmethod
     def load(cls, path: str | os.PathLike, params: Mapping[str, torch.Tensor], seed: int) -> "NowcasterPredictor":

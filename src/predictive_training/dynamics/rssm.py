@@ -117,12 +117,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import BasePredictor, PredictorContext
 from .protocol import Observation, PredictedPhase
 
 __all__ = [
     "RSSMConfig",
     "RSSMLite",
     "RSSMPredictor",
+    "window_starts",
+    "online_train_runs",
     "DirectionBasis",
     "Rollout",
     "step_features",
@@ -899,26 +902,8 @@ class RSSMLite(nn.Module):
         return stats
 
     def _window_starts(self, held_out: bool) -> np.ndarray:
-        """Logical buffer positions where a complete window starts: the held-out windows (the
-        observed steps ``t`` with ``(t // window) % holdout_every == 1``, one window in every
-        ``holdout_every``, never trained on) or the training windows (those that contain no
-        held-out step and end before the newest ``2 window`` steps, which are kept for the
-        forecast check, :meth:`_forecast_starts`). ``holdout_every`` 0: no held-out windows."""
-        cfg, rp = self.config, self.replay
-        W, H = cfg.window, cfg.holdout_every
-        n = rp.size - W + 1
-        if n <= 0:
-            return np.zeros(0, dtype=np.int64)
-        first = self.n_observed - rp.size  # observation index of logical position 0
-        if H == 0:
-            return np.zeros(0, dtype=np.int64) if held_out else np.arange(max(n - 2 * W, 0))
-        t = first + np.arange(rp.size)
-        held = (t // W) % H == 1
-        if held_out:
-            return np.flatnonzero(held[:n] & (t[:n] % W == 0))
-        c = np.concatenate([[0], np.cumsum(held)])
-        starts = np.flatnonzero(c[W : W + n] - c[:n] == 0)
-        return starts[starts < n - 2 * W]  # ends before the forecast block starts
+        """:func:`window_starts` of this model's replay."""
+        return window_starts(self.config, self.replay.size, self.n_observed, held_out)
 
     def _forecast_starts(self) -> np.ndarray:
         """The forecast check's windows: every window inside the newest ``2 window`` steps (which
@@ -1439,12 +1424,49 @@ def _local_linear_end(y: np.ndarray) -> float:
     return ym + slope * (k - 1 - xm)
 
 
+def window_starts(cfg: "RSSMConfig", size: int, n_observed: int, held_out: bool) -> np.ndarray:
+    """Logical replay positions (the replay holds the last ``size`` of ``n_observed`` observed steps)
+    where a complete window starts: the held-out windows (the observed steps ``t`` with
+    ``(t // window) % holdout_every == 1``, one window in every ``holdout_every``, never trained on)
+    or the training windows (those that contain no held-out step and end before the newest
+    ``2 window`` steps, which are kept for the forecast check, ``RSSMLite._forecast_starts``).
+    ``holdout_every`` 0: no held-out windows."""
+    W, H = cfg.window, cfg.holdout_every
+    n = size - W + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    first = n_observed - size  # observation index of logical position 0
+    if H == 0:
+        return np.zeros(0, dtype=np.int64) if held_out else np.arange(max(n - 2 * W, 0))
+    t = first + np.arange(size)
+    held = (t // W) % H == 1
+    if held_out:
+        return np.flatnonzero(held[:n] & (t[:n] % W == 0))
+    c = np.concatenate([[0], np.cumsum(held)])
+    starts = np.flatnonzero(c[W : W + n] - c[:n] == 0)
+    return starts[starts < n - 2 * W]  # ends before the forecast block starts
+
+
+def online_train_runs(cfg: "RSSMConfig", observed: int) -> int:
+    """Online optimisation runs of an RSSM after ``observed`` observed real steps (its replay starting
+    empty): ``RSSMLite.observe`` runs one when the count is a multiple of ``update_every`` and its
+    replay (the last ``replay_size`` steps) holds a training window and, unless ``holdout_every`` is 0,
+    a held-out one (:func:`window_starts`)."""
+    runs = 0
+    for m in range(cfg.update_every, int(observed) + 1, cfg.update_every):
+        size = min(m, cfg.replay_size)
+        if len(window_starts(cfg, size, m, held_out=False)) and (
+                cfg.holdout_every == 0 or len(window_starts(cfg, size, m, held_out=True))):
+            runs += 1
+    return runs
+
+
 # ----------------------------------------------------------------------------------------------
 # the Predictor protocol
 # ----------------------------------------------------------------------------------------------
 
 
-class RSSMPredictor:
+class RSSMPredictor(BasePredictor):
     """Adapter from :class:`RSSMLite` to the :class:`~.protocol.Predictor` protocol.
 
     Every full step is observed with :func:`step_features` (per-tensor norms in the model's
@@ -1471,6 +1493,27 @@ class RSSMPredictor:
         p0 = next(model.parameters())
         self.dtype, self.device = p0.dtype, p0.device
         self._drained = 0  # learning-curve entries already handed over as events
+
+    @classmethod
+    def from_context(cls, context: PredictorContext, options: Mapping) -> "RSSMPredictor":
+        """``options``: ``RSSMConfig`` fields (``hybrid.rssm``); the seed defaults to the run's."""
+        return cls(context.model, options, context.seed)
+
+    @classmethod
+    def check_options(cls, options: Mapping) -> None:
+        RSSMConfig.from_dict({**dict(options), "seed": 0})  # ValueError/TypeError name the field
+
+    @classmethod
+    def nominal_train_steps(cls, options: Mapping, observed: int) -> int:
+        r = RSSMConfig.from_dict({**dict(options), "seed": 0})
+        return online_train_runs(r, observed) * r.train_iters
+
+    def state_numbers(self) -> dict:
+        """Numbers of the dynamics model's persistent state (:meth:`RSSMLite.state_numbers`): ``total``,
+        and ``fixed``, the network, its optimiser and the replay, whose size depends on the number of
+        the model's tensors but not on N (the direction basis is the part that grows with N)."""
+        s = self.model.state_numbers()
+        return {**s, "fixed": s["network"] + s["optimizer"] + s["replay"]}
 
     def observe(self, obs: Observation) -> None:
         update_norms = {n: float(torch.linalg.vector_norm(obs.update[n].float())) for n in self.names}

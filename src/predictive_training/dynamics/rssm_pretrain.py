@@ -30,6 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,6 +39,8 @@ import torch
 
 from ..io import write_json
 from ..records.rssm_stream import RSSM_STREAM, read_stream
+from .. import registry
+from .base import PredictorContext
 from .rssm import N_GLOBAL_FEATURES, RSSMConfig, RSSMLite, RSSMPredictor, _Replay
 
 log = logging.getLogger(__name__)
@@ -175,6 +178,35 @@ class PretrainedRSSMPredictor(RSSMPredictor):
             raise ValueError(f"{path}: not a pretrained RSSM of this configuration (missing {missing}, "
                              f"unexpected {unexpected})")
         self.pretrained_on = list(obj["trained_on_seeds"])
+
+    @classmethod
+    def from_context(cls, context: PredictorContext, options: Mapping) -> "PretrainedRSSMPredictor":
+        """``options``: ``hybrid.rssm``; the model trained on the other seeds for this seed is
+        ``context.files["rssm_pretrained"]`` (the workflow's train_rssm_pretrained rule)."""
+        if cls.name not in context.files:
+            raise ValueError(f"predictor {cls.name!r} needs its model trained on the other seeds (the workflow's "
+                             f"train_{cls.name} rule); none was given for seed {context.seed}")
+        return cls(context.model, options, context.seed, context.files[cls.name])
+
+    @classmethod
+    def check_options(cls, options: Mapping) -> None:
+        RSSMConfig.from_dict({**dict(options), "seed": 0})
+
+    @classmethod
+    def stand_in_files(cls, cfg: Mapping, shapes: Mapping[str, tuple[int, ...]], seed: int, folder) -> dict:
+        """An untrained RSSM of ``hybrid.rssm``'s shape for a model of ``shapes``, saved as a pretrained
+        one of ``seed`` (trained on no seed): the calibration times it (unit costs depend on shapes)."""
+        path = Path(folder) / f"{cls.name}_stand_in_seed{seed}.pt"
+        rcfg = RSSMConfig.from_dict({**(cfg["hybrid"].get("rssm") or {}), "seed": int(seed)})  # as pretraining sets it
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            rssm = RSSMLite(N_GLOBAL_FEATURES + 2 * len(shapes), dict(shapes), rcfg)
+        state = {k: v for k, v in rssm.state_dict().items() if not k.endswith("_extra_state")}
+        save_pretrained(path, {"state": state, "config": dataclasses.asdict(rcfg), "held_out_seed": int(seed),
+                               "trained_on_seeds": [], "param_names": list(shapes),
+                               "param_shapes": {n: list(v) for n, v in shapes.items()},
+                               "info": {"stand_in": registry.BUILTIN[cls.name].stand_in}})
+        return {cls.name: str(path)}
 
     def ready(self) -> bool:
         """Ready once its direction basis and error statistics hold this run's updates: the network

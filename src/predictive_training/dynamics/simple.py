@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .base import BasePredictor, PredictorContext
 from .protocol import Observation, PredictedPhase, rollout_lrs
 from .scores import finite_1d
 
@@ -299,7 +300,7 @@ def ema_of_deltas(history: Sequence[Mapping[str, torch.Tensor]], alpha: float = 
 # ----------------------------------------------------------------------------------------------
 
 
-class _LossTracker:
+class _LossTracker(BasePredictor):
     """Last observed loss (for the flat loss paths of the control predictors)."""
 
     last_loss: float = float("nan")
@@ -312,15 +313,28 @@ class ZeroPredictor(_LossTracker):
     """The ``skip`` control: predicts no weight change and a flat loss. Uncertainty 0."""
 
     name = "skip"
+    transient = ("params",)
 
     def __init__(self, params: Mapping[str, torch.Tensor]):
         self.params = params
+
+    @classmethod
+    def from_context(cls, context: PredictorContext, options: Mapping) -> "ZeroPredictor":
+        return cls(context.params)
+
+    @classmethod
+    def check_options(cls, options: Mapping) -> None:
+        if options:
+            raise ValueError(f"the zero predictor (skip) takes no options, got {sorted(options)}")
 
     def observe(self, obs: Observation) -> None:
         self._track(obs)
 
     def ready(self) -> bool:
         return True
+
+    def state_numbers(self) -> int:
+        return 0  # the last loss
 
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
         delta = {n: torch.zeros_like(p) for n, p in self.params.items()}
@@ -369,6 +383,15 @@ class RepeatPredictor(_LossTracker):
 
     def ready(self) -> bool:
         return bool(self.recent)
+
+    @classmethod
+    def steady_observations(cls, options: Mapping) -> int:
+        return int(options["window"])  # its window of updates is full
+
+    def state_numbers(self) -> float:
+        """Float32 equivalents of the stored updates (bfloat16 counts half) and the float32 sum."""
+        held = sum(t.numel() * t.element_size() for u in self.recent for t in u.values()) / 4
+        return held + (0 if self.total is None else sum(t.numel() for t in self.total.values()))
 
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
         if not self.recent:
@@ -440,6 +463,9 @@ class EmaDeltaPredictor(_PerLrRate):
     def ready(self) -> bool:
         return self.m is not None
 
+    def state_numbers(self) -> int:
+        return 0 if self.m is None else sum(t.numel() for t in self.m)
+
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
         lr = self._lrs(horizon, lrs)
         if self.m is None:
@@ -492,6 +518,9 @@ class LinearDeltaPredictor(_PerLrRate):
 
     def ready(self) -> bool:
         return self.s1 is not None
+
+    def state_numbers(self) -> int:
+        return 0 if self.s1 is None else 2 * sum(t.numel() for t in self.s1)
 
     def rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
         lr = self._lrs(horizon, lrs)

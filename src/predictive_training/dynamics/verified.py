@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from .base import BasePredictor, PredictorContext
 from .protocol import HeldAsideLoss, Observation, PredictedPhase, rollout_lrs
 
 __all__ = ["VerifiedExtrapolation", "DIRECTIONS"]
@@ -39,7 +40,7 @@ __all__ = ["VerifiedExtrapolation", "DIRECTIONS"]
 DIRECTIONS = ("last", "ema")
 
 
-class VerifiedExtrapolation:
+class VerifiedExtrapolation(BasePredictor):
     """Fast-Forward-style verified extrapolation (see the module docstring)."""
 
     name = "verified"
@@ -56,6 +57,17 @@ class VerifiedExtrapolation:
         self.r: list[torch.Tensor] | None = None
         self.last_loss = float("nan")
         self.n_checks = 0  # held-aside loss evaluations requested so far (each costs `batches` forwards)
+
+    @classmethod
+    def from_context(cls, context: PredictorContext, options: Mapping) -> "VerifiedExtrapolation":
+        """``hybrid.verified``: direction, ema_beta, check_every (``batches`` is the trainer's: forward
+        batches per check)."""
+        return cls(options["direction"], options["ema_beta"], options["check_every"])
+
+    @classmethod
+    def nominal_checks(cls, options: Mapping, horizon: int) -> int:
+        """Checks of a phase in which every check passes: the origin's and one per ``check_every``."""
+        return 1 + -(-int(horizon) // int(options["check_every"]))
 
     # --- observing ----------------------------------------------------------------------------------
 

@@ -6,9 +6,9 @@ code, ``config.threads`` torch threads as training uses:
 
 - ``full_step``: ``Trainer.full_step`` of the baseline (no recorders), median of ``calls``;
 - ``forward_batch``: one forward-only training batch as the held-aside losses run it, median;
-- per predicted arm kind among the study's arms (any arm with a ``kind`` of
-  :data:`PREDICTOR_KINDS` and an optional ``horizon``; the predictor of each kind, and so the
-  ``<p>`` of its units, is :data:`PREDICTOR_OF_KIND`): ``observe/<p>`` (the trainer's
+- per predicted arm kind among the study's arms (any predictor of the registry,
+  :mod:`predictive_training.registry`, with an optional ``horizon``; the ``<p>`` of its units is
+  the registry's ``unit`` name, :func:`unit_of_kind`): ``observe/<p>`` (the trainer's
   observation of a real step, the guard's check and ``Predictor.observe``; for a learning
   predictor the MEAN over the calls that run no optimisation, because its periodic work lands on
   some calls only; for the nowcaster the mean over whole windows of ``stride`` calls, because it
@@ -16,8 +16,9 @@ code, ``config.threads`` torch threads as training uses:
   predictor: the extra seconds of the calls that optimise, per optimisation step: total over those
   calls minus their observe share, divided by their optimisation steps), ``rollout/<p>/<L>``
   (median) at every length the kind's arms use (:func:`rollout_lengths`: each arm's own horizon,
-  and the Full gaps of skill-gated ``hybrid`` arms), timed once the predictor has observed enough
-  real steps to be in its steady state (a full DMD window, the nowcaster's ``history`` windows);
+  and the Full gaps of skill-gated arms), timed once the predictor has observed enough real steps
+  to be in its steady state (its class's ``steady_observations``: a full DMD window, the
+  nowcaster's ``history`` windows); a kind the calibration cannot cost is an error, never skipped;
 - for a verifying predictor (``verified``) the rollout is the trainer's verified rollout with its
   held-aside loss replaced by a stand-in that costs nothing (the checks' forward batches are
   ``forward_batch``): ``verify_check/<p>`` (one check's own work: the difference between a
@@ -71,32 +72,29 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..config import LEAVE_ONE_SEED_OUT, arm_horizon
+from .. import registry
+from ..config import arm_horizon, predictor_options, skill_gated
 from ..dynamics.protocol import verifies
 from ..io import write_json
 from ..records.costs import FORMAT
-from .hybrid import PREDICTED_KINDS, HybridTrainer, _plan
+from .hybrid import HybridTrainer, _plan
 from .loop import Phase, StepInfo, Trainer, lr_at, pick_device
 from .work import (APPLY_DELTA, FORWARD_BATCH, FULL_STEP, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL,
                    SKILL_CHECK, predictor_train_steps)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RandomTokens", "measure_units", "combine_repeats", "calibrate", "rollout_lengths", "stand_in_models", "PREDICTOR_KINDS",
-           "PREDICTOR_OF_KIND", "STAND_INS", "FLOPS_NOTE"]
+__all__ = ["RandomTokens", "measure_units", "combine_repeats", "calibrate", "rollout_lengths", "stand_in_models",
+           "measured_kinds", "unit_of_kind", "STAND_INS", "FLOPS_NOTE"]
 
-PREDICTOR_KINDS = PREDICTED_KINDS  # arm kinds with a predictor (and its units)
-#: The predictor of each predicted arm kind: its ``name``, the ``<p>`` of its units (``training/work.py``).
-PREDICTOR_OF_KIND = {"hybrid": "rssm", "skip": "skip", "repeat": "repeat", "verified": "verified", "dmd": "dmd",
-                     "nowcaster": "nowcaster", "rssm_pretrained": "rssm_pretrained"}
-#: What the calibration runs in place of a model that the workflow trains on the other seeds.
-STAND_INS = {
-    "nowcaster": "stand-in: an untrained nowcaster network of hybrid.nowcaster's shape (history, hidden) for this "
-                 "model's parameters; the trained one of each seed has the same architecture and size, and the "
-                 "unit costs depend on shapes, not values",
-    "rssm_pretrained": "stand-in: an untrained RSSM of hybrid.rssm's shape for this model; the pretrained one of each "
-                       "seed has the same architecture and size, and the unit costs depend on shapes, not values",
-}
+#: What the calibration runs in place of a model that the workflow trains on the other seeds (the
+#: registry's ``stand_in`` of its leave-one-seed-out predictors).
+STAND_INS = {name: spec.stand_in for name, spec in registry.BUILTIN.items() if spec.loso}
+
+
+def unit_of_kind(kind: str) -> str:
+    """The ``<p>`` of a predicted arm kind's work units: its predictor's registry ``unit`` name."""
+    return registry.lookup(kind).unit
 _NEVER = 10**9  # a step count no calibration reaches: no periodic evaluation, no budget end
 
 FLOPS_NOTE = ("FLOPs per unit: matrix products counted by torch.utils.flop_counter.FlopCounterMode, plus the "
@@ -176,7 +174,10 @@ def _heldout_forward(tr: Trainer, step: int) -> float:
 
 
 def _arm_of_kind(cfg: dict, kind: str) -> str | None:
-    return next((a for a, v in cfg["arms"].items() if v.get("kind") == kind), None)
+    """The arm whose trainer measures ``kind``'s units: a skill-gated arm of the kind if there is one
+    (its trainer has the gate's reference, whose units are measured too), else the first."""
+    arms = [a for a, v in cfg["arms"].items() if v.get("kind") == kind]
+    return next((a for a in arms if skill_gated(cfg, a)), arms[0] if arms else None)
 
 
 def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_calls: int = 8, seed: int = 0,
@@ -219,9 +220,9 @@ def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_ca
         if arm is None:
             raise ValueError(f"no arm of kind {kind!r} in config key 'arms'")
         with tempfile.TemporaryDirectory(prefix="calibrate_") as tmp:  # stand-ins of trained models
-            files = stand_in_models(c, kind, data.vocab_size, seed, tmp) if kind in LEAVE_ONE_SEED_OUT else None
+            files = stand_in_models(c, kind, data.vocab_size, seed, tmp) if registry.lookup(kind).loso else None
             tr = HybridTrainer(c, data, arm, seed, files=files)
-        units.update(_predictor_units(tr, c, clock, calls=calls, warmup=warmup, train_calls=train_calls,
+        units.update(_predictor_units(tr, c, arm, clock, calls=calls, warmup=warmup, train_calls=train_calls,
                                       count_flops=count_flops, say=say, lengths=rollout_lengths(cfg, kind),
                                       horizon=arm_horizon(c, arm)))
         if not searched:
@@ -234,47 +235,30 @@ def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_ca
 
 
 def measured_kinds(cfg: dict) -> tuple[str, ...]:
-    """The predicted arm kinds among ``cfg['arms']`` (any arm dict with a ``kind``), in
-    :data:`PREDICTOR_KINDS` order: the kinds a calibration of ``cfg`` measures."""
-    present = {a.get("kind") for a in cfg["arms"].values()}
-    return tuple(k for k in PREDICTOR_KINDS if k in present)
+    """The predicted arm kinds among ``cfg['arms']`` (any arm dict whose ``kind`` is not conventional
+    or matched): the kinds a calibration of ``cfg`` measures, built-ins in the registry's order, then
+    outside predictors in the order of the arms."""
+    present = list(dict.fromkeys(a.get("kind") for a in cfg["arms"].values()))
+    present = [k for k in present if k not in ("conventional", "matched")]
+    order = registry.arm_kinds()
+    return tuple([k for k in order if k in present] + [k for k in present if k not in order])
 
 
 def stand_in_models(cfg: dict, kind: str, vocab_size: int, seed: int, folder: str | Path) -> dict[str, str]:
-    """Files in ``folder`` that stand in for the model a ``nowcaster`` or ``rssm_pretrained`` run of
-    ``seed`` loads (``HybridTrainer(files=...)``): the same architecture and size, untrained, in the
-    format and with the checks of the trained ones (made for ``seed``, trained on no seed). Unit
-    costs depend on shapes, not on values (:data:`STAND_INS`); nothing here is a trained model."""
-    from ..dynamics.nowcaster import N_TENSOR_FEATURES, NowcasterConfig, NowcasterNet, save_nowcaster
-    from ..dynamics.rssm import N_GLOBAL_FEATURES, RSSMConfig, RSSMLite
-    from ..dynamics.rssm_pretrain import save_pretrained
+    """Files in ``folder`` that stand in for the model a leave-one-seed-out predictor's run of ``seed``
+    loads (``HybridTrainer(files=...)``): the same architecture and size, untrained, in the format and
+    with the checks of the trained ones (made for ``seed``, trained on no seed; the class's
+    ``stand_in_files``). Unit costs depend on shapes, not on values (:data:`STAND_INS`); nothing here is
+    a trained model."""
     from ..model import GPT, GPTConfig
 
+    spec = registry.lookup(kind)
+    if not spec.loso:
+        raise ValueError(f"arm kind {kind!r} loads no trained model (stand-ins: {sorted(STAND_INS)})")
     with torch.device("meta"):  # the parameters' names and shapes, no memory
         model = GPT(GPTConfig(vocab_size=vocab_size, **cfg["model"]))
     shapes = {n: tuple(p.shape) for n, p in model.named_parameters() if p.requires_grad}
-    path = Path(folder) / f"{kind}_stand_in_seed{seed}.pt"
-    h = cfg["hybrid"]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        if kind == "nowcaster":
-            ncfg = NowcasterConfig.from_study(h, seed)
-            net = NowcasterNet(ncfg.history + N_TENSOR_FEATURES, ncfg.hidden)
-            save_nowcaster(path, {"net": net.state_dict(), "config": dataclasses.asdict(ncfg),
-                                  "held_out_seed": int(seed), "trained_on_seeds": [], "horizons": [],
-                                  "param_names": list(shapes), "param_shapes": {n: list(v) for n, v in shapes.items()},
-                                  "records": [], "info": {"stand_in": STAND_INS[kind]}})
-        elif kind == "rssm_pretrained":
-            rcfg = RSSMConfig.from_dict({**(h.get("rssm") or {}), "seed": int(seed)})  # as pretraining sets it
-            rssm = RSSMLite(N_GLOBAL_FEATURES + 2 * len(shapes), shapes, rcfg)
-            state = {k: v for k, v in rssm.state_dict().items() if not k.endswith("_extra_state")}
-            save_pretrained(path, {"state": state, "config": dataclasses.asdict(rcfg), "held_out_seed": int(seed),
-                                   "trained_on_seeds": [], "param_names": list(shapes),
-                                   "param_shapes": {n: list(v) for n, v in shapes.items()},
-                                   "info": {"stand_in": STAND_INS[kind]}})
-        else:
-            raise ValueError(f"arm kind {kind!r} loads no trained model (stand-ins: {sorted(STAND_INS)})")
-    return {kind: str(path)}
+    return registry.resolve(spec).stand_in_files(cfg, shapes, int(seed), Path(folder))
 
 
 def _updates(tr: HybridTrainer, k: int = 2) -> tuple[StepInfo, list[dict[str, torch.Tensor]]]:
@@ -295,38 +279,25 @@ def _updates(tr: HybridTrainer, k: int = 2) -> tuple[StepInfo, list[dict[str, to
     return info, out
 
 
-def _observe_period(c: dict, kind: str) -> int:
-    """Calls over which a non-learning predictor's observe work repeats: the nowcaster closes a
-    window of ``stride`` observed steps on one call in ``stride``; the others do the same each call."""
-    return int(c["hybrid"]["nowcaster"]["stride"]) if kind == "nowcaster" else 1
+def _hook(inner, hook: str, options: dict, default: int = 1) -> int:
+    """A class-level hook of the predictor's class (``steady_observations``, ``observe_period``;
+    ``dynamics/base.py``), or ``default`` for a class without it."""
+    f = getattr(type(inner), hook, None)
+    return int(f(options)) if callable(f) else default
 
 
-def _steady_observations(c: dict, kind: str) -> int:
-    """Observed real steps after which a rollout of ``kind`` costs what it costs in a run: the DMD's
-    window of updates is full (its Gram matrices are ``window x window``), the nowcaster holds its
-    ``history`` windows (it is ready), the repeat predictor its window; others need one step (the
-    learning predictors observe far more while their optimisation steps are timed)."""
-    h = c["hybrid"]
-    if kind == "dmd":
-        return int(h["dmd"]["window"])
-    if kind == "nowcaster":
-        return int(h["nowcaster"]["stride"]) * int(h["nowcaster"]["history"])
-    if kind == "repeat":
-        return int(h["repeat_window"])
-    return 1
-
-
-def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, warmup: int, train_calls: int,
-                     count_flops: bool, say: Callable[[str], None], lengths: list[int],
+def _predictor_units(tr: HybridTrainer, c: dict, arm: str, clock: _Clock, *, calls: int, warmup: int,
+                     train_calls: int, count_flops: bool, say: Callable[[str], None], lengths: list[int],
                      horizon: int) -> dict[str, dict]:
     inner = tr.predictor.inner
     name = tr.predictor.name
-    if name != PREDICTOR_OF_KIND[tr.kind]:
-        raise RuntimeError(f"arm kind {tr.kind!r} runs predictor {name!r}, not {PREDICTOR_OF_KIND[tr.kind]!r}: "
-                           "PREDICTOR_OF_KIND is out of date")
+    if name != unit_of_kind(tr.kind):
+        raise RuntimeError(f"arm kind {tr.kind!r} runs predictor {name!r}, not {unit_of_kind(tr.kind)!r}: "
+                           "the registry is out of date")
+    options = predictor_options(c, tr.spec.name, arm)
     info0, updates = _updates(tr)
     learns = getattr(getattr(inner, "model", None), "n_train_steps", getattr(inner, "train_steps", None)) is not None
-    period = 1 if learns else _observe_period(c, tr.kind)
+    period = 1 if learns else _hook(inner, "observe_period", options)
     calls_timed = -(-calls // period) * period  # whole periods, so that the mean holds each call's share
 
     def observe(i: int) -> None:
@@ -380,7 +351,7 @@ def _predictor_units(tr: HybridTrainer, c: dict, clock: _Clock, *, calls: int, w
             extra = [(f - units[f"observe/{name}"]["flops"], k) for f, k in zip(fl, fk) if k]
             units[f"predictor_train/{name}"]["flops"] = (sum(e for e, _ in extra) / sum(k for _, k in extra)
                                                          if extra else 0.0)
-    while i < _steady_observations(c, tr.kind):  # the rollouts are timed in the steady state
+    while i < _hook(inner, "steady_observations", options):  # the rollouts are timed in the steady state
         observe(i)
         i += 1
     if not learns and not inner.ready():
@@ -408,12 +379,11 @@ def rollout_lengths(cfg: dict, kind: str) -> list[int]:
     and longest Full gap of their plans (the gate's forecasts). Other lengths are interpolated from
     these (``records/costs.py``). ``hybrid.horizon`` alone when no arm is of ``kind``."""
     out = set()
-    gated = kind == "hybrid" and cfg["hybrid"]["gate"]["reference"] != "none"
     for arm, a in cfg["arms"].items():
         if a.get("kind") != kind:
             continue
         out.add(arm_horizon(cfg, arm))
-        if gated:
+        if skill_gated(cfg, arm):
             plan = _plan(cfg, arm)
             gaps = [plan.full_len(k) for k in range(plan.cycles + 1)]
             out.update(g for g in (min(gaps), max(gaps)) if g >= 1)
@@ -639,8 +609,9 @@ def calibrate(cfg: dict, data_dir: str | Path | None, out_path: str | Path, *, c
         "flops_note": FLOPS_NOTE,
         # per predicted arm kind: the predictor (the <p> of its units), the rollout lengths timed, and
         # for the leave-one-seed-out kinds the stand-in that was timed in place of a trained model
-        "predictors": {k: {"predictor": PREDICTOR_OF_KIND[k], "rollout_lengths": rollout_lengths(cfg, k),
-                           "model": STAND_INS.get(k, "as the runs build it")} for k in measured_kinds(cfg)},
+        "predictors": {k: {"predictor": unit_of_kind(k), "rollout_lengths": rollout_lengths(cfg, k),
+                           "model": registry.lookup(k).stand_in or "as the runs build it",
+                           "provenance": registry.provenance(registry.lookup(k))} for k in measured_kinds(cfg)},
         "units": units,
     }
     write_json(out_path, out)

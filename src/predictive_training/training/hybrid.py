@@ -1,13 +1,15 @@
 """The hybrid trainer (Warmup, then cycles of Full, Predict, Correct) and the matched control.
 
-:class:`HybridTrainer` runs the predicted arms (``hybrid``, ``skip``, ``repeat``, and the
-predictors of issue 17: ``verified``, ``dmd``, ``nowcaster``, ``rssm_pretrained``): the nominal
+:class:`HybridTrainer` runs every predicted arm, whatever its predictor (any predictor of the
+registry, :mod:`predictive_training.registry`; built by :func:`make_predictor`): the nominal
 :class:`~predictive_training.phase_plan.PhasePlan`, one aggregate rollout per Predict phase (a
-verified extrapolation checks its own on held-aside batches and may end the phase early), the
-gate (readiness; for ``hybrid`` arms, measured skill on the last Full gap: :mod:`.gate`; rollout
-uncertainty), the divergence guard (:mod:`.guard`), the per-layer correction, and resumable
-checkpoints through a :class:`~.position.Position`. :class:`MatchedTrainer` is conventional
-training with as many backward passes as the nominal plan. Design notes: ``docs/design.md``.
+verifying predictor checks its own on held-aside batches and may end the phase early), the gate
+(readiness; for skill-gated arms, measured skill on the last Full gap: :mod:`.gate`; rollout
+uncertainty), the divergence guard (:mod:`.guard`), the per-layer correction, the predictor's state
+bound (:func:`~predictive_training.dynamics.base.check_state_bound`, after every observation), and
+resumable checkpoints through a :class:`~.position.Position`. :class:`MatchedTrainer` is
+conventional training with as many backward passes as the nominal plan. Design notes:
+``docs/design.md``.
 """
 
 from __future__ import annotations
@@ -20,16 +22,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from ..config import arm_horizon, budget_steps
+from .. import registry
+from ..config import arm_horizon, arm_spec, budget_steps, predictor_options, skill_gated
 from ..data.prepare import TokenData
+from ..dynamics.base import PredictorContext, build_predictor, check_state_bound, state_size
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
-from ..dynamics.dmd import DMDPredictor
-from ..dynamics.nowcaster import NowcasterPredictor
+from ..dynamics.footprint import STATE_BOUND
 from ..dynamics.protocol import Observation, PredictedPhase, Predictor, verifies
-from ..dynamics.rssm import RSSMPredictor
-from ..dynamics.rssm_pretrain import PretrainedRSSMPredictor
-from ..dynamics.simple import EmaDeltaPredictor, RepeatPredictor, ZeroPredictor
-from ..dynamics.verified import VerifiedExtrapolation
+from ..dynamics.simple import EmaDeltaPredictor, ZeroPredictor
 from ..phase_plan import PhasePlan
 from .gate import SkillGate
 from .guard import DivergenceGuard
@@ -41,12 +41,8 @@ __all__ = [
     "HybridTrainer",
     "MatchedTrainer",
     "make_predictor",
-    "PREDICTED_KINDS",
     "VERIFY_OFFSET",
 ]
-
-#: Arm kinds the hybrid trainer runs (each has a predictor, :func:`make_predictor`).
-PREDICTED_KINDS = ("hybrid", "skip", "repeat", "verified", "dmd", "nowcaster", "rssm_pretrained")
 
 #: The held-aside batches of a verified extrapolation's checks are training windows of the batch
 #: stream beyond the step budget: steps ``T + VERIFY_OFFSET + cycle * batches + i`` (no run of the
@@ -54,32 +50,15 @@ PREDICTED_KINDS = ("hybrid", "skip", "repeat", "verified", "dmd", "nowcaster", "
 VERIFY_OFFSET = 1_000_000
 
 
-def make_predictor(kind: str, model: torch.nn.Module, params: Mapping[str, torch.Tensor],
-                   hcfg: Mapping, seed: int, files: Mapping[str, str] | None = None) -> Predictor:
-    """The predictor of an arm kind (``hybrid``, ``skip``, ``repeat``, ``verified``, ``dmd``,
-    ``nowcaster``, ``rssm_pretrained``). ``files``: the trained models of the leave-one-seed-out
-    kinds (``{"nowcaster": path}``, ``{"rssm_pretrained": path}``), made for this ``seed``."""
-    files = dict(files or {})
-    if kind == "hybrid":
-        return RSSMPredictor(model, hcfg.get("rssm"), seed)
-    if kind == "skip":
-        return ZeroPredictor(params)
-    if kind == "repeat":
-        return RepeatPredictor(hcfg["repeat_window"])
-    if kind == "verified":
-        v = hcfg["verified"]
-        return VerifiedExtrapolation(v["direction"], v["ema_beta"], v["check_every"])
-    if kind == "dmd":
-        d = hcfg["dmd"]
-        return DMDPredictor(d["window"], d["rank"], d["per_lr"], d["rcond"])
-    if kind in ("nowcaster", "rssm_pretrained") and kind not in files:
-        raise ValueError(f"arm kind {kind!r} needs its model trained on the other seeds (the workflow's "
-                         f"train_{kind} rule); none was given for seed {seed}")
-    if kind == "nowcaster":
-        return NowcasterPredictor.load(files["nowcaster"], params, seed)
-    if kind == "rssm_pretrained":
-        return PretrainedRSSMPredictor(model, hcfg.get("rssm"), seed, files["rssm_pretrained"])
-    raise ValueError(f"arms.<name>.kind: no predictor for kind {kind!r}")
+def make_predictor(cfg: Mapping, name: str, model: torch.nn.Module, params: Mapping[str, torch.Tensor], seed: int,
+                   files: Mapping[str, str] | None = None, arm: str | None = None) -> Predictor:
+    """The predictor ``name`` (a registry name or arm kind, :mod:`predictive_training.registry`) for a
+    run of ``seed``, built with the config's options for it (``arm``: that arm's, with its
+    ``arms.<arm>.options``). ``files``: the trained models of a leave-one-seed-out predictor
+    (``{"nowcaster": path}``), made for this ``seed``."""
+    spec = registry.lookup(name)
+    ctx = PredictorContext(model, params, cfg, int(seed), dict(files or {}))
+    return build_predictor(spec, ctx, predictor_options(dict(cfg), spec.name, arm))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -88,10 +67,10 @@ def make_predictor(kind: str, model: torch.nn.Module, params: Mapping[str, torch
 
 
 class HybridTrainer(Trainer):
-    """Phase-scheduled training for the predicted arm kinds (:data:`PREDICTED_KINDS`).
+    """Phase-scheduled training for the predicted arms (an arm whose kind is a registered predictor).
 
     ``predictor``: inject one (tests); default: :func:`make_predictor` for the arm's kind (with
-    ``files``, the leave-one-seed-out models of the ``nowcaster`` and ``rssm_pretrained`` kinds).
+    ``files``, the models of a leave-one-seed-out predictor such as ``nowcaster``).
     """
 
     def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = (),
@@ -103,7 +82,10 @@ class HybridTrainer(Trainer):
             raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind {self.kind!r}")
         h = self.hcfg = cfg["hybrid"]
         self.plan = _plan(cfg, arm)
-        self.predictor = predictor or make_predictor(self.kind, self.model, self.params, h, seed, files)
+        self.spec = arm_spec(cfg, arm)
+        self.predictor = predictor or make_predictor(cfg, self.kind, self.model, self.params, seed, files, arm)
+        self.n_params = sum(p.numel() for p in self.params.values())
+        self.state_max = 0.0  # the most numbers growing with the model the predictor held after an observation
         self.n_verify_batches = int(h["verified"]["batches"])
         self._owed = 0  # steps of a Predict slot that a verified extrapolation left: run Full (docs/design.md)
         # a verified extrapolation's Predict phases: checks' forward passes, early and empty ends
@@ -118,11 +100,12 @@ class HybridTrainer(Trainer):
         self.guard = DivergenceGuard(g["window"], g["spike_sigma"], g["grad_explosion_factor"])
         self.fallback_steps = int(g["fallback_steps"])
         self.max_uncertainty = float(h["gate"]["max_uncertainty"])
-        # the gate from measured skill (hybrid arms only: the control arms keep the nominal schedule)
+        # the gate from measured skill (skill-gated arms only, config.skill_gated: the RSSM's by default;
+        # the controls keep the nominal schedule)
         gc = h["gate"]
         self.skill: SkillGate | None = None
         self.reference: Predictor | None = None
-        if self.kind == "hybrid" and gc["reference"] != "none":
+        if skill_gated(cfg, arm):
             self.skill = SkillGate(gc["statistic"], gc["reference"], gc["margin"])
             ref = (EmaDeltaPredictor(1.0 - float(gc["ema_alpha"])) if gc["reference"] == "ema_of_deltas"
                    else ZeroPredictor(self.params))
@@ -538,6 +521,9 @@ class HybridTrainer(Trainer):
         dt = time.perf_counter() - t0
         self.overhead_s["guard_and_observe"] += dt
         self.wall_s += dt
+        # the state bound: a safety check, not the method's work (outside the training clock)
+        total, fixed = check_state_bound(self.predictor.inner, self.n_params, f"after observing step {info.step}")
+        self.state_max = max(self.state_max, total - fixed)
         for event in getattr(self.predictor, "drain_events", lambda: [])():  # its learning curve
             self.emit(event)
         out = super()._finish_step(info, grads, update)
@@ -649,6 +635,12 @@ class HybridTrainer(Trainer):
             # issue 17: what the predictor itself holds and did (cost hooks; docs/design.md)
             "predictor_state_numbers": _state_numbers(self.predictor.inner),
             "predictor_work": self.predictor.inner.work() if hasattr(self.predictor.inner, "work") else None,
+            # the registry entry and the state against its bound (dynamics/base.py, checked after every observation)
+            "predictor_provenance": registry.provenance(self.spec),
+            "predictor_state": dict(zip(("numbers", "fixed_numbers"), state_size(self.predictor.inner)),
+                                    max_growing_numbers=self.state_max, n_params=self.n_params,
+                                    bound_numbers=STATE_BOUND * self.n_params),
+            "skill_gate": self.skill is not None,
         })
         if verifies(self.predictor):
             s["verified"] = dict(self.verify_stats)
@@ -658,13 +650,14 @@ class HybridTrainer(Trainer):
 
     _COUNTERS = ("cycle", "n_rollouts", "n_gate_blocks", "n_guard_events", "n_restores", "n_corrections",
                  "predict_steps_reverted", "_fallback_left", "probe_forward_passes", "_owed")
+    _FLOATS = ("state_max",)
 
     def state_dict(self) -> dict:
         state = super().state_dict()
         if not hasattr(self.predictor, "state_dict"):
             raise TypeError(f"predictor {self.predictor.name!r} has no state_dict: this run cannot be checkpointed")
         state["hybrid"] = {
-            **{k: getattr(self, k) for k in self._COUNTERS},
+            **{k: getattr(self, k) for k in self._COUNTERS + self._FLOATS},
             "phase": self._phase.value if self._phase else None,
             "position": self._position.to_dict() if self._position is not None else None,
             "snapshot": self._snapshot,  # tensors are serialised at once by torch.save
@@ -686,6 +679,8 @@ class HybridTrainer(Trainer):
         h = state["hybrid"]
         for k in self._COUNTERS:
             setattr(self, k, int(h[k]))
+        for k in self._FLOATS:
+            setattr(self, k, float(h.get(k, 0.0)))
         self._phase = Phase(h["phase"]) if h["phase"] else None
         self._resume_at = Position.from_dict(h["position"]) if h["position"] is not None else None
         self._snapshot = snap = h["snapshot"]
@@ -773,9 +768,11 @@ def _check_delta(delta: Mapping[str, torch.Tensor], params: Mapping[str, torch.T
 
 
 def _state_numbers(predictor) -> int | None:
-    """Numbers the predictor keeps between steps (``state_numbers()``; issue 18 bounds it by 8 x N)."""
+    """Numbers the predictor keeps between steps (``state_numbers()`` as it reports them; issue 18 bounds
+    them by 8 x N); None when it reports them as a breakdown (``predictor_state`` has the total)."""
     f = getattr(predictor, "state_numbers", None)
-    return int(f()) if callable(f) else None
+    v = f() if callable(f) else None
+    return int(v) if isinstance(v, (int, float)) else None
 
 
 def _clone(v):

@@ -344,3 +344,63 @@ class Progress(Observer):
 
     def on_end(self, trainer, summary):
         self.bar.close()
+
+
+#: the phases as numbers on a TensorBoard scalar (``phase`` of a metrics row)
+PHASE_CODES = {"warmup": 0, "full": 1, "predict": 2, "correct": 3}
+
+
+class TensorBoardRecorder(Observer):
+    """A live view of a run for people developing a predictor (``record.tensorboard``): TensorBoard
+    scalars in ``tensorboard/`` beside ``metrics.jsonl`` (``torch.utils.tensorboard``; open with
+    ``tensorboard --logdir results/<study>/runs``). Per step: training loss, learning rate, gradient
+    norm, the applied weight change's norm and the phase (0 warmup, 1 Full, 2 Predict, 3 Correct);
+    per evaluation the validation loss; per shadow row the progress captured of each predictor and
+    horizon (:meth:`shadow_row`, called by the shadow observer). Measurement only: untimed, and it
+    reads nothing the run uses, so the study's numbers do not change. A resumed run discards what
+    the interrupted one logged after its checkpoint (``purge_step``)."""
+
+    untimed = True
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder) / "tensorboard"
+        self.writer = None
+
+    def _open(self, purge_step: int | None = None) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # imported only when the view is asked for
+
+        if self.writer is None:
+            self.writer = SummaryWriter(str(self.folder), purge_step=purge_step)
+
+    def on_start(self, trainer):
+        self._open()
+
+    def on_resume(self, trainer, state, checkpointer):
+        self.close()
+        self._open(purge_step=int(trainer.step))
+
+    def on_step(self, trainer, info, grads, update):
+        w, s = self.writer, int(info.step)
+        for key, value in (("train/loss", info.loss), ("train/lr", info.lr), ("train/grad_norm", info.grad_norm),
+                           ("train/delta_norm", info.delta_norm), ("val/loss", info.val_loss)):
+            if value is not None:
+                w.add_scalar(key, float(value), s)
+        w.add_scalar("train/phase", PHASE_CODES.get(info.phase, -1), s)
+
+    def shadow_row(self, row: dict) -> None:
+        """One shadow-mode row: progress captured (and after the scale search) at the step it completed."""
+        if self.writer is None or row.get("kind") == "forecast":
+            return
+        step = int(row["origin"]) + int(row["horizon"])
+        for key, tag in (("progress", "progress"), ("search_progress", "progress_after_search")):
+            value = row.get(key) if key == "progress" else (row.get("search") or {}).get("progress")
+            if value is not None:
+                self.writer.add_scalar(f"shadow/{tag}/{row['predictor']}@{row['horizon']}", float(value), step)
+
+    def on_end(self, trainer, summary):
+        self.close()
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

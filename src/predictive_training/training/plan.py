@@ -41,22 +41,22 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
-from ..config import arm_horizon, budget_steps
+from .. import registry
+from ..config import arm_horizon, arm_spec, budget_steps, is_predicted, predictor_options, skill_gated
 from ..dynamics.corrector import layer_groups
 from ..dynamics.footprint import STATE_BOUND, held_numbers, state_numbers
-from ..dynamics.rssm import RSSMConfig, RSSMLite
+from ..dynamics.rssm import RSSMConfig, online_train_runs
 from ..model import GPT, GPTConfig
 from ..phase_plan import PhasePlan
-from .calibrate import PREDICTOR_KINDS, PREDICTOR_OF_KIND, RandomTokens, measure_units
+from .calibrate import RandomTokens, measure_units, measured_kinds, unit_of_kind
 from .loop import Phase, StepInfo, pick_device
 from .work import APPLY_DELTA, FORWARD_BATCH, FULL_STEP, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL, SKILL_CHECK
 
 __all__ = ["nominal_work", "run_disk", "plan", "format_plan", "settle", "RUN_FOLDER_BUDGET", "PEAK_DISK_BUDGET",
-           "PREDICTOR_OF_KIND", "rssm_train_runs"]
+           "rssm_train_runs"]
 
 GB = 1e9
 RUN_FOLDER_BUDGET = 10 * GB   # a finished run folder (issue 18)
@@ -80,12 +80,15 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     guard fires (every predictor ready at every Predict phase): the nominal phase plan at the arm's
     horizon (``arms.<name>.horizon``, else ``hybrid.horizon``), one rollout, snapshot and applied
     delta per cycle, the held-aside batches and line-search trials per cycle as
-    ``training/hybrid.py`` runs them, and for the RSSM (``hybrid``, ``rssm_pretrained``) one
-    optimisation run of ``train_iters`` steps every ``update_every`` observed steps.
+    ``training/hybrid.py`` runs them (none for a predictor whose deltas are zero: the registry's
+    ``moves_weights``), the skill gate's forecasts of every Full gap for skill-gated arms, and for a
+    learning predictor the optimisation steps its class's ``nominal_train_steps`` gives (the RSSM:
+    one run of ``train_iters`` steps every ``update_every`` observed steps).
 
-    A ``verified`` arm's figure assumes that no verified rollout ends early (every check lowers the
-    held-aside loss, the most checks it can run): ``1 + ceil(Y / hybrid.verified.check_every)``
-    checks per Predict phase (the origin's and one per ``check_every`` increments), each
+    A verifying arm's figure (a predictor with ``verified_rollout``) assumes that no verified
+    rollout ends early (every check lowers the held-aside loss, the most checks it can run): its
+    class's ``nominal_checks`` per Predict phase (verified extrapolation: ``1 + ceil(Y /
+    check_every)``, the origin's and one per ``check_every`` increments), each
     ``hybrid.verified.batches`` forward batches. An early end runs fewer checks and Predict steps
     and more Full steps (the slot's steps left run Full): its run counts at most these checks and
     forward batches and at least these Full steps."""
@@ -97,9 +100,10 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
                   int(tc["warmup_steps"]))
     if kind == "matched":
         return {FULL_STEP: p.backward_passes}
-    if kind not in PREDICTOR_OF_KIND:
-        raise ValueError(f"config key 'arms.{arm}.kind': no nominal work for kind {kind!r}")
-    pred = PREDICTOR_OF_KIND[kind]
+    spec = arm_spec(cfg, arm)
+    cls = registry.resolve(spec)
+    options = predictor_options(cfg, spec.name, arm)
+    pred = spec.unit
     n, Y, full = p.cycles, p.horizon, p.backward_passes
     n_probe = min(int(h["corrector"]["probe_batches"]), Y)  # the held-aside loss after Predict (the guard's)
     n_search = int(h["corrector"]["batches"])  # every evaluation of the line search runs these batches
@@ -107,10 +111,10 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     trials = len(scales) if h["corrector"]["trials"] is None else min(int(h["corrector"]["trials"]), len(scales))
     groups = len(layer_groups(list(_model_shapes(cfg))))
     # the search's evaluations: the scale-1 loss and one per candidate; a zero delta (skip) costs none
-    search = 0 if kind == "skip" else 1 + trials * groups
+    search = 1 + trials * groups if spec.moves_weights else 0
     work = {FULL_STEP: full, FORWARD_BATCH: n * (n_probe + n_search * search), f"observe/{pred}": full,
             f"rollout/{pred}/{Y}": n, PRE_PREDICT_SNAPSHOT: n, APPLY_DELTA: n, SEARCH_TRIAL: n * search}
-    if kind == "hybrid" and h["gate"]["reference"] != "none":  # the skill gate: both forecasts of every gap
+    if skill_gated(cfg, arm):  # the skill gate: both forecasts of every gap
         ref = "reference_" + ("ema" if h["gate"]["reference"] == "ema_of_deltas" else "skip")
         work[f"observe/{ref}"] = full
         work[SKILL_CHECK] = n
@@ -118,29 +122,19 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
             F = p.full_len(k)
             for who in (pred, ref):
                 work[f"rollout/{who}/{F}"] = work.get(f"rollout/{who}/{F}", 0) + 1
-    if kind == "verified":  # every check passes (no early end): the most checks a phase runs
-        checks = 1 + -(-Y // int(h["verified"]["check_every"]))
+    if callable(getattr(cls, "verified_rollout", None)):  # every check passes (no early end): the most a phase runs
+        checks = int(cls.nominal_checks(options, Y)) if hasattr(cls, "nominal_checks") else 1 + Y
         work[f"verify_check/{pred}"] = n * checks
         work[FORWARD_BATCH] += n * checks * int(h["verified"]["batches"])
-    if pred in ("rssm", "rssm_pretrained"):  # it observes every real step and optimises on its own grid
-        r = RSSMConfig.from_dict({**(h.get("rssm") or {}), "seed": 0})
-        work[f"predictor_train/{pred}"] = rssm_train_runs(r, full) * r.train_iters
+    if hasattr(cls, "nominal_train_steps"):  # a learning predictor optimises on its own grid of observed steps
+        work[f"predictor_train/{pred}"] = int(cls.nominal_train_steps(options, full))
     return {k: v for k, v in work.items() if v}
 
 
 def rssm_train_runs(r: RSSMConfig, observed: int) -> int:
-    """Online optimisation runs of an RSSM (``rssm``, and ``rssm_pretrained``, whose replay starts
-    empty too) after ``observed`` observed real steps: ``RSSMLite.observe`` runs one when the count
-    is a multiple of ``update_every`` and its replay (the last ``replay_size`` steps) holds a
-    training window and, unless ``holdout_every`` is 0, a held-out one. The windows are found by the
-    RSSM's own rule (``RSSMLite._window_starts``) on the replay's size at that count."""
-    runs = 0
-    for m in range(r.update_every, int(observed) + 1, r.update_every):
-        at = SimpleNamespace(config=r, replay=SimpleNamespace(size=min(m, r.replay_size)), n_observed=m)
-        if len(RSSMLite._window_starts(at, held_out=False)) and (
-                r.holdout_every == 0 or len(RSSMLite._window_starts(at, held_out=True))):
-            runs += 1
-    return runs
+    """Online optimisation runs of an RSSM after ``observed`` observed real steps
+    (:func:`~predictive_training.dynamics.rssm.online_train_runs`)."""
+    return online_train_runs(r, observed)
 
 
 def _snapshot_steps(cfg: dict) -> int:
@@ -165,7 +159,7 @@ def run_disk(cfg: dict, arm: str, predictor_state_bytes: float = 0.0) -> dict:
     rec = cfg["record"]
     kind = cfg["arms"][arm]["kind"]
     work = nominal_work(cfg, arm)
-    T = int(cfg["train"]["steps"]) if kind not in ("matched", "conventional") else work[FULL_STEP]
+    T = int(cfg["train"]["steps"]) if is_predicted(cfg, arm) else work[FULL_STEP]
     real = work[FULL_STEP]
     header = 200 + 120 * n_t  # safetensors JSON header (names, shapes, offsets)
     parts = {}
@@ -179,10 +173,10 @@ def run_disk(cfg: dict, arm: str, predictor_state_bytes: float = 0.0) -> dict:
     parts["tensor_norms"] = real * (2 * n_t * 4 + 8) + header
     n_evals = T // int(cfg["train"]["eval_every"]) + 1
     cycles = work.get(APPLY_DELTA, 0)
-    Y = arm_horizon(cfg, arm) if kind in PREDICTOR_KINDS else int(cfg["hybrid"]["horizon"])
+    Y = arm_horizon(cfg, arm) if is_predicted(cfg, arm) else int(cfg["hybrid"]["horizon"])
     parts["logs"] = T * 260 + n_evals * 400 + cycles * (3000 + 40 * Y) + 20_000
     final = sum(parts.values())
-    state = 12 * N + (12 * N + predictor_state_bytes if kind in PREDICTOR_KINDS else 0) + 1_000_000
+    state = 12 * N + (12 * N + predictor_state_bytes if is_predicted(cfg, arm) else 0) + 1_000_000
     records = parts.get("gradient_records", 0) + parts["tensor_norms"]
     every = int(cfg["train"]["checkpoint_every"])
     n_ckpt = 0 if every == 0 else min(2, max(0, (T - 1) // every))
@@ -405,7 +399,7 @@ def _measure_predictor(cfg: dict, kind: str, calls: int, train_calls: int, say) 
     to fit in 70% of the available memory, else at two reduced widths, extrapolated linearly in N."""
     N = _n_params(cfg)
     w1, w2 = _widths(cfg)
-    say(f"  {PREDICTOR_OF_KIND[kind]} at d_model {w1} and {w2} ...")
+    say(f"  {unit_of_kind(kind)} at d_model {w1} and {w2} ...")
     m1 = _in_subprocess(_child_predictor, cfg, kind, w1, calls, train_calls)
     m2 = _in_subprocess(_child_predictor, cfg, kind, w2, calls, train_calls)
     n1, n2 = m1["n_params"], m2["n_params"]
@@ -414,7 +408,7 @@ def _measure_predictor(cfg: dict, kind: str, calls: int, train_calls: int, say) 
     host_peak = _affine(n1, m1["peak_rss"], n2, m2["peak_rss"], N)
     fits = pred_peak < 0.7 * _available_bytes(pick_device(cfg["device"])) and host_peak < 0.7 * _host_available()
     if fits:
-        say(f"  {PREDICTOR_OF_KIND[kind]} at the config's d_model {cfg['model']['d_model']} ...")
+        say(f"  {unit_of_kind(kind)} at the config's d_model {cfg['model']['d_model']} ...")
         m = _in_subprocess(_child_predictor, cfg, kind, None, calls, train_calls)
         m["how"] = "measured"
         m["extrapolated_peak"] = pred_peak
@@ -441,7 +435,7 @@ def plan(cfg: dict, *, calls: int = 3, warmup: int = 1, train_calls: int = 2, ma
         f"{cfg['train']['steps']:,} steps, device {device}")
     t0 = time.perf_counter()
     gpt = _measure_gpt(cfg, calls, warmup, max_step_s, say, batches)
-    kinds = [k for k in PREDICTOR_KINDS if any(a["kind"] == k for a in cfg["arms"].values())]
+    kinds = list(measured_kinds(cfg))
     preds = {k: _measure_predictor(cfg, k, calls, train_calls, say) for k in kinds}
     units = dict(gpt["units"])
     for k in kinds:
@@ -478,7 +472,7 @@ def plan(cfg: dict, *, calls: int = 3, warmup: int = 1, train_calls: int = 2, ma
     bound = {}
     for k, p in preds.items():
         n_ref = p["n_params"] if p["how"] == "measured" else N
-        bound[PREDICTOR_OF_KIND[k]] = {
+        bound[unit_of_kind(k)] = {
             "state_fp32_per_N": p["state"]["fp32_equivalent"] / n_ref,
             "held_fp32_per_N": p["held"]["fp32_equivalent"] / n_ref,
             "within_8N": max(p["state"]["fp32_equivalent"], p["held"]["fp32_equivalent"]) <= STATE_BOUND * n_ref,
@@ -493,7 +487,7 @@ def plan(cfg: dict, *, calls: int = 3, warmup: int = 1, train_calls: int = 2, ma
            "batch": int(cfg["train"]["batch_size"]), "steps": int(cfg["train"]["steps"]), "seeds": seeds,
            "gpt": {"how": gpt["how"], "peak_rss_bytes": gpt["peak_rss"], "cuda_peak_bytes": gpt["cuda_peak"],
                    "record_s_per_step": gpt.get("record_s")},
-           "predictors": {PREDICTOR_OF_KIND[k]: {"how": p["how"], "state": p["state"], "held": p["held"],
+           "predictors": {unit_of_kind(k): {"how": p["how"], "state": p["state"], "held": p["held"],
                                                  "peak_rss_bytes": p["peak_rss"], "cuda_peak_bytes": p["cuda_peak"]}
                           for k, p in preds.items()},
            "state_bound": bound, "units": units, "data_tokens": tok, "jobs": jobs,

@@ -22,17 +22,17 @@ from pathlib import Path
 
 import torch
 
-from ..config import budget_steps, loso_needed, loso_shadow
+from ..config import budget_steps, is_predicted, loso_needed, loso_shadow, roles
 from ..data.prepare import TokenData
 from ..io import read_jsonl, write_json
 from ..records.integrity import write_manifest
 from ..records.jsonl import METRICS
 from .checkpoint import Checkpointer, partial_dir, run_fingerprint
 from .energy import EnergyObserver
-from .hybrid import PREDICTED_KINDS, HybridTrainer, MatchedTrainer
+from .hybrid import HybridTrainer, MatchedTrainer
 from .loop import Observer, Trainer
 from .observers import (EventRecorder, GradientRecorder, MetricsRecorder, Progress, SnapshotRecorder,
-                        TensorNormRecorder, TrajectoryRecorder)
+                        TensorBoardRecorder, TensorNormRecorder, TrajectoryRecorder)
 from .shadow import ShadowObserver
 
 log = logging.getLogger(__name__)
@@ -42,18 +42,18 @@ SNAPSHOT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 def make_trainer(cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer],
                  files: Mapping[str, str] | None = None) -> Trainer:
-    """The trainer of an arm's kind: ``conventional`` (Trainer), a predicted kind (HybridTrainer with
-    the kind's predictor; ``files``: the leave-one-seed-out models of ``nowcaster`` and
-    ``rssm_pretrained``), ``matched`` (MatchedTrainer; also a ``conventional`` arm with a ``budget`` below 1)."""
+    """The trainer of an arm's kind: ``conventional`` (Trainer), a predictor of the registry
+    (HybridTrainer with that predictor; ``files``: the models of a leave-one-seed-out predictor),
+    ``matched`` (MatchedTrainer; also a ``conventional`` arm with a ``budget`` below 1)."""
     kind = cfg["arms"][arm]["kind"]
     if kind == "conventional":
         if budget_steps(cfg, arm) != int(cfg["train"]["steps"]):  # a shorter budget, its own schedule
             return MatchedTrainer(cfg, data, arm, seed, observers)
         return Trainer(cfg, data, arm, seed, observers)
-    if kind in PREDICTED_KINDS:
-        return HybridTrainer(cfg, data, arm, seed, observers, files=files)
     if kind == "matched":
         return MatchedTrainer(cfg, data, arm, seed, observers)
+    if is_predicted(cfg, arm):
+        return HybridTrainer(cfg, data, arm, seed, observers, files=files)
     raise ValueError(f"arms.{arm}.kind: unknown kind {kind!r}")
 
 
@@ -99,7 +99,13 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
             observers.append(GradientRecorder(work, rec["gradients"], rec["grad_every"], rec["sketch_dim"], seed))
         if arm in rec["shadow"]["arms"]:
             observers.append(ShadowObserver(work, cfg, seed))
-        if arm == "baseline" and "nowcaster" in loso_needed(cfg):
+        if rec["tensorboard"]:  # a live view (off by default); changes no number
+            tb = TensorBoardRecorder(work)
+            observers.append(tb)
+            for obs in observers:
+                if isinstance(obs, ShadowObserver):
+                    obs.listeners.append(tb.shadow_row)
+        if arm == roles(cfg).baseline and "nowcaster" in loso_needed(cfg):
             nc = cfg["hybrid"]["nowcaster"]
             observers.append(TrajectoryRecorder(work, nc["stride"], nc["sample_per_tensor"], seed))
     observers.append(Progress(rec["progress_every"], label))
@@ -190,7 +196,7 @@ def run_replay(cfg: dict, data_dir: str | Path, seed: int, baseline_dir: str | P
     shadow = ShadowObserver(work, cfg, seed, predictors=names, span_oracle=False, files=files)
     check = ReplayCheck(baseline_dir)
     observers = [shadow, check, Progress(cfg["record"]["progress_every"], label)]
-    trainer = Trainer(cfg, data, "baseline", seed, observers)
+    trainer = Trainer(cfg, data, roles(cfg).baseline, seed, observers)
     try:
         summary = trainer.run()
     finally:

@@ -1,7 +1,8 @@
 """Shadow mode: predictors that ride along a conventional run and are scored on its real steps.
 
 A conventional arm named in ``record.shadow.arms`` carries a :class:`ShadowObserver`. Its
-predictors (``record.shadow.predictors``, built by :data:`FACTORY`) observe every real step
+predictors (``record.shadow.predictors``: any predictor of the registry, :mod:`predictive_training.registry`,
+built as an arm of its kind builds it, :func:`~.hybrid.make_predictor`) observe every real step
 exactly as a hybrid arm's predictor observes its Full steps (the same
 :meth:`~predictive_training.dynamics.protocol.Observation.of_step`). At each origin ``o``
 (:func:`shadow_origins`: the Predict starts of the nominal plan at ``record.shadow.plan_ratio``,
@@ -52,8 +53,9 @@ on a replay of the baseline (an observer with only them, ``predictors=...``, no 
 When ``rssm_pretrained`` is configured, the baseline's shadow RSSM exports its training data at the
 end of the run (``rssm_stream.npz``, :mod:`predictive_training.records.rssm_stream`).
 
-Adding a predictor: one entry in :data:`FACTORY` and its name in the schema's enum of
-``record.shadow.predictors``.
+Adding a predictor: register it (``docs/predictors.md``) and name it in ``record.shadow.predictors``.
+Every shadow predictor's state is checked against its bound after every observation, as in an arm
+(:func:`~predictive_training.dynamics.base.check_state_bound`).
 """
 
 from __future__ import annotations
@@ -63,19 +65,19 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..config import LEAVE_ONE_SEED_OUT, loso_needed
+from ..dynamics.base import check_state_bound, state_size
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
 from ..dynamics.protocol import Observation, Predictor, verifies
 from ..dynamics.rssm_pretrain import export_stream
 from ..dynamics.scores import delta_metrics
-from ..dynamics.simple import EmaDeltaPredictor, LinearDeltaPredictor, span_projection
+from ..dynamics.simple import span_projection
 from ..phase_plan import PhasePlan
 from ..records.rssm_stream import RSSM_STREAM, write_stream
 from ..records.shadow import SHADOW
@@ -85,40 +87,13 @@ from .observers import _JsonlRecorder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FACTORY", "ShadowObserver", "shadow_origins", "forecast_origins", "search_cells", "span_name"]
+__all__ = ["ShadowObserver", "shadow_origins", "forecast_origins", "search_cells", "span_name"]
 
 #: Validation-window indices of the shadow's held-out batches (``Trainer.val_batches``; the
 #: periodic evaluation uses indices from 0): evaluation windows from EVAL_BASE, search from SEARCH_BASE.
 EVAL_BASE = 1_000_000
 SEARCH_BASE = 2_000_000
 VERIFY_BASE = 3_000_000  # verified extrapolation's checks: hybrid.verified.batches windows per origin
-
-
-@dataclass
-class ShadowContext:
-    """What a predictor factory may use: the trained model, its parameters, the config, the seed."""
-
-    model: torch.nn.Module
-    params: Mapping[str, torch.Tensor]
-    cfg: Mapping
-    seed: int
-    files: Mapping[str, str] | None = None  # the leave-one-seed-out models (nowcaster, rssm_pretrained)
-
-
-#: name -> factory of a shadow predictor (the Predictor protocol). The RSSM, repeat and zero
-#: predictors are built by the hybrid trainer's own factory, exactly as its arms configure them.
-FACTORY: dict[str, Callable[[ShadowContext], Predictor]] = {
-    "rssm": lambda c: make_predictor("hybrid", c.model, c.params, c.cfg["hybrid"], c.seed),
-    "repeat": lambda c: make_predictor("repeat", c.model, c.params, c.cfg["hybrid"], c.seed),
-    "zero": lambda c: make_predictor("skip", c.model, c.params, c.cfg["hybrid"], c.seed),
-    "ema": lambda c: EmaDeltaPredictor(c.cfg["record"]["shadow"]["ema_beta"]),
-    "linear": lambda c: LinearDeltaPredictor(c.cfg["record"]["shadow"]["ema_beta"]),
-    "verified": lambda c: make_predictor("verified", c.model, c.params, c.cfg["hybrid"], c.seed),
-    "dmd": lambda c: make_predictor("dmd", c.model, c.params, c.cfg["hybrid"], c.seed),
-    "nowcaster": lambda c: make_predictor("nowcaster", c.model, c.params, c.cfg["hybrid"], c.seed, c.files),
-    "rssm_pretrained": lambda c: make_predictor("rssm_pretrained", c.model, c.params, c.cfg["hybrid"], c.seed,
-                                                c.files),
-}
 
 
 def span_name(m: int) -> str:
@@ -226,6 +201,7 @@ class ShadowObserver(_JsonlRecorder):
         self.time = {k: 0.0 for k in ("rollout", "heldout", "search", "span", "scores", "forecast", "verify")}
         self.shadow_s = 0.0
         self.n_rows = 0
+        self.listeners: list = []  # callables given every row written (a live view)
 
     # --- setup ------------------------------------------------------------------------------------
 
@@ -239,11 +215,9 @@ class ShadowObserver(_JsonlRecorder):
         self.slices = {n: slice(e - trainer.params[n].numel(), e) for n, e in zip(self.names, ends)}
         self.N = int(ends[-1])
         self.device = next(iter(trainer.params.values())).device
-        ctx = ShadowContext(trainer.model, trainer.params, self.cfg, self.seed, self.files)
-        unknown = [n for n in self.names_pred if n not in FACTORY]
-        if unknown:
-            raise ValueError(f"config key 'record.shadow.predictors': no shadow predictor named {unknown}")
-        self.predictors = {n: FACTORY[n](ctx) for n in self.names_pred}
+        self.n_params = int(self.N)
+        self.predictors = {n: make_predictor(self.cfg, n, trainer.model, trainer.params, self.seed, self.files)
+                           for n in self.names_pred}
         # a separate copy of the model for every held-out loss: the trained model is never touched
         self.probe = copy.deepcopy(trainer.model).eval().requires_grad_(False)
         self.probe_params = dict(self.probe.named_parameters())
@@ -327,6 +301,7 @@ class ShadowObserver(_JsonlRecorder):
             t1 = time.perf_counter()
             p.observe(obs)
             self.time[f"observe_{name}"] = self.time.get(f"observe_{name}", 0.0) + time.perf_counter() - t1
+            check_state_bound(p, self.n_params, f"in shadow mode after observing step {info.step}")
         t1 = time.perf_counter()
         if self.buf is not None:
             row = info.step % self.buf_len
@@ -529,6 +504,8 @@ class ShadowObserver(_JsonlRecorder):
     def _write(self, row: dict) -> None:
         super()._write(row)
         self.n_rows += 1
+        for listen in self.listeners:  # e.g. the TensorBoard view (record.tensorboard)
+            listen(row)
 
     # --- the end, checkpoints -----------------------------------------------------------------------
 
@@ -541,8 +518,7 @@ class ShadowObserver(_JsonlRecorder):
                              "eval_batches": self.n_eval, "search_batches": self.n_search,
                              "eval_tokens": self.n_eval * trainer.train_cfg["batch_size"] * trainer.model_cfg.context,
                              "search_cells": sorted([list(c) for c in self.cells])}
-        summary["shadow"]["state_numbers"] = {n: int(p.state_numbers()) for n, p in self.predictors.items()
-                                              if callable(getattr(p, "state_numbers", None))}
+        summary["shadow"]["state_numbers"] = {n: int(state_size(p)[0]) for n, p in self.predictors.items()}
         if self.export_rssm:
             arrays, meta = export_stream(self.predictors["rssm"].model, self.seed)
             write_stream(self.folder / RSSM_STREAM, arrays, meta)
