@@ -42,13 +42,24 @@ def test_one_sample_n1_gives_nan_with_reason():
     assert "n < 2" in res.reason
 
 
-def test_one_sample_constant_sample():
-    above = S.one_sample_vs_threshold([0.9, 0.9, 0.9], 0.7, "greater")
-    assert above.p_value == 0.0 and above.statistic == math.inf
-    wrong_side = S.one_sample_vs_threshold([0.5, 0.5, 0.5], 0.7, "greater")
-    assert wrong_side.p_value == 1.0
-    at = S.one_sample_vs_threshold([0.7, 0.7], 0.7, "greater")
-    assert at.p_value == 1.0 and "zero variance" in at.reason
+def test_a_zero_variance_sample_has_its_estimate_and_no_test_and_no_claim():
+    """Identical per-seed values (Exp 5's share_positive of 1.0 in every seed) have no sampling spread:
+    the estimate stays, but no statistic, no p-value and no pass (before: t = inf, p = 0, passed)."""
+    for values, thr in (([0.9, 0.9, 0.9], 0.7), ([0.5, 0.5, 0.5], 0.7), ([0.7, 0.7], 0.7)):
+        r = S.one_sample_vs_threshold(values, thr, "greater")
+        assert r.estimate == pytest.approx(values[0]) and math.isnan(r.statistic) and math.isnan(r.p_value)
+        assert r.reason == S.ZERO_VARIANCE
+    d = S.paired_t([3.0, 4.0], [2.5, 3.5], "greater")
+    assert d.estimate == pytest.approx(0.5) and math.isnan(d.p_value)
+    row = S.one_sample_row("exp5", "share_positive", [1.0, 1.0, 1.0], 0.5, n_resamples=50)
+    table = S.tests_table([row, S.one_sample_row("exp1", "x", [0.9, 0.8, 0.95], 0.5, n_resamples=50)])
+    got = table.set_index("metric").loc["share_positive"]
+    assert not got["passed"] and math.isnan(got["p_adjusted"]) and got["note"] == S.ZERO_VARIANCE
+    assert (got["ci_low"], got["ci_high"]) == (1.0, 1.0)
+    assert S.is_undecided(got["test"], got["p_adjusted"])
+    # the other row's Bonferroni family counts only the test that was computed: m = 1
+    other = table.set_index("metric").loc["x"]
+    assert other["p_adjusted"] == pytest.approx(other["p_value"])
 
 
 def test_paired_t_matches_hand_formula():
@@ -121,9 +132,10 @@ def test_tost_margin_arguments():
         S.tost_paired([1, 2], [1, 2], margin_rel=0.1, margin_abs=0.1)
     with pytest.raises(ValueError, match="margin_rel"):
         S.tost_paired([1, 2], [1, 2], margin_rel=-0.1)
-    # zero-variance differences: equivalence is certain iff inside the margin
-    assert S.tost_paired([1.25, 2.25], [1.0, 2.0], margin_abs=0.5).p_value == 0.0
-    assert S.tost_paired([1.75, 2.75], [1.0, 2.0], margin_abs=0.5).p_value == 1.0
+    # zero-variance differences: no test, no claim, inside the margin or not
+    for a in ([1.25, 2.25], [1.75, 2.75]):
+        r = S.tost_paired(a, [1.0, 2.0], margin_abs=0.5)
+        assert math.isnan(r.p_value) and r.reason == S.ZERO_VARIANCE
 
 
 # --------------------------------------------------------------------------- Bonferroni, bootstrap

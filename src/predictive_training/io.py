@@ -7,6 +7,7 @@ only once complete (``os.replace`` is atomic within one file system).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -44,8 +45,33 @@ def atomic_write_text(dest: str | os.PathLike, text: str) -> None:
         raise
 
 
-def write_json(dest: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(dest, json.dumps(obj, indent=2, default=_jsonable) + "\n")
+def write_json(dest: str | os.PathLike, obj: Any, strict: bool = False) -> None:
+    """Write ``obj`` as JSON atomically. ``strict``: refuse NaN and infinities (strict JSON has neither;
+    write None where a value is undefined) with a ValueError that names where the first one is."""
+    if strict:
+        where = _first_nonfinite(obj)
+        if where is not None:
+            raise ValueError(f"{dest}: refusing to write a non-finite number at {where} (strict JSON: write null)")
+    atomic_write_text(dest, json.dumps(obj, indent=2, default=_jsonable, allow_nan=not strict) + "\n")
+
+
+def _first_nonfinite(obj: Any, path: str = "$") -> str | None:
+    """The path of the first NaN or infinity in ``obj`` (dicts, lists, floats, numpy scalars), or None."""
+    stack = [(path, obj)]
+    while stack:
+        where, x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend((f"{where}.{k}", v) for k, v in reversed(list(x.items())))
+        elif isinstance(x, (list, tuple)):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(x))))
+        elif isinstance(x, float) or (hasattr(x, "item") and getattr(x, "ndim", 1) == 0):
+            try:
+                v = float(x)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(v):
+                return where
+    return None
 
 
 def _jsonable(x: Any) -> Any:

@@ -20,16 +20,26 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from scipy import stats as st
 
-__all__ = ["FIELD", "ORIGIN_KEYS", "cell_key", "origin_records", "cells", "cluster_bootstrap", "pooled_ratio",
+from .. import registry
+
+__all__ = ["FIELD", "is_simple", "ORIGIN_KEYS", "cell_key", "origin_records", "cells", "cluster_bootstrap", "pooled_ratio",
            "summarise_cell", "records_by_cell", "summarise", "spearman", "N_RESAMPLES"]
 
 N_RESAMPLES = 2000
 
-#: The strongest predictors the field reports gains with (issue 17): verified extrapolation, DMD,
-#: the meta-trained nowcaster and the RSSM pretrained on the other seeds. Exp 3 and the report compare
-#: the RSSM with them apart from the "simple" references (repeat, EMA, linear trend); the
-#: nowcaster's and the pretrained RSSM's rows come from a replay of the baseline.
-FIELD = ("verified", "dmd", "nowcaster", "rssm_pretrained")
+#: The strongest predictors the field reports gains with (the registry's group ``field``: verified
+#: extrapolation, DMD, the meta-trained nowcaster and the RSSM pretrained on the other seeds). Exp 3
+#: and the report compare the RSSM with them apart from the "simple" references (repeat, EMA, linear
+#: trend) and from outside predictors; the nowcaster's and the pretrained RSSM's rows come from a
+#: replay of the baseline.
+FIELD = tuple(name for name, spec in registry.BUILTIN.items() if spec.group == "field")
+
+
+def is_simple(name: str) -> bool:
+    """A simple reference of Exp 3 (an extrapolation of recent updates: the registry's ``simple`` and
+    ``control`` groups, without the zero predictor, whose delta is zero by construction)."""
+    spec = registry.builtin(name)
+    return spec is not None and spec.group in ("simple", "control") and spec.moves_weights
 
 #: The per-origin values that the summaries need, copied from each row (None where absent).
 ORIGIN_KEYS = ("origin", "ready", "cosine", "rel_l2", "norm_ratio", "pearson_r", "per_layer_accuracy",
@@ -174,7 +184,17 @@ def summarise_cell(per_seed: Sequence[Sequence[Mapping]]) -> dict:
         out["n_origins_search"] = len(flat)
     out["ready_share"] = float(np.mean([bool(r.get("ready")) for r in allr]))
     out["uncertainty_vs_rel_l2"] = spearman(_arr(allr, "uncertainty"), _arr(allr, "rel_l2"))
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
+    return {k: _finite_or_none(v) for k, v in out.items()}
+
+
+def _finite_or_none(v):
+    """None for a non-finite float, also inside an interval (strict JSON: an undefined interval is
+    null, e.g. the Pearson r of a predictor whose deltas are zero)."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, list) and any(isinstance(x, float) for x in v):
+        return [_finite_or_none(x) for x in v]
+    return v
 
 
 def records_by_cell(rows: Iterable[Mapping]) -> dict[str, list[dict]]:

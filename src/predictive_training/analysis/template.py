@@ -78,5 +78,5 @@ def write_log(number: int, seed: int, config: dict, results: dict, out_path: str
         "conclusion": text,
         "next_steps": NEXT_STEPS[number][0] if ok else NEXT_STEPS[number][1],
     }
-    write_json(out_path, log)
+    write_json(out_path, log, strict=True)  # experiment logs are strict JSON: null, never NaN
     return log

@@ -4,7 +4,8 @@ Input: the tests table of :func:`predictive_training.stats.tests.tests_table` (`
 row per (experiment, metric). A criterion is *met* only when its row ``passed`` (estimate rule
 AND Bonferroni-adjusted significance; see :mod:`predictive_training.stats.tests`). Rows decided by a
 point estimate because n < 2 (test kind ``point_*``) count by their point estimate, and every
-record built from them carries a caveat saying so.
+record built from them carries a caveat saying so. Rows that make no claim (a zero-variance sample:
+no statistic, no p-value; :func:`~.tests.is_undecided`) count as not evaluated, with a caveat.
 
 Expected rows (:data:`EXPECTED_METRICS`; thresholds are the plan's defaults, the rows carry the
 configured ones and decisions use the rows' ``passed``):
@@ -63,7 +64,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .tests import TEST_KINDS, is_flagged, rule_text
+from .tests import TEST_KINDS, is_flagged, is_undecided, rule_text
 
 __all__ = [
     "DECISION2_BOTH",
@@ -232,6 +233,12 @@ class _Criteria:
             if is_flagged(test):
                 self.caveats.append(f"{k}: n={self.inputs[k]['n']}, no test possible; decided by "
                                     "the point estimate only")
+            if is_undecided(test, rec["p_adjusted"]):  # zero variance: no test, no claim
+                note = rec.get("note")
+                self.caveats.append(f"{k}: {note if isinstance(note, str) and note else 'no test'}; "
+                                    "counted as not evaluated")
+                self.status[(exp, metric)] = "missing"
+                continue
             self.status[(exp, metric)] = "met" if _passed(rec) else "not met"
 
     def missing(self) -> list[str]:

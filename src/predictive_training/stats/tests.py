@@ -25,6 +25,7 @@ test                 hypothesis test (H1)                       estimate rule
 ``point_greater``    none: n < 2, no test possible (flagged)    estimate > threshold
 ``point_less``       none: n < 2, no test possible (flagged)    estimate < threshold
 ``point_abs_less``   none: n < 2, no test possible (flagged)    abs(estimate) < threshold
+``not_comparable``   none: the arms cannot be compared as run      none (never passes)
 ===================  =========================================  ==============================
 
 For ``tost_paired`` the ``threshold`` column holds the equivalence margin in the unit of the
@@ -41,6 +42,14 @@ The ``passed`` rule (:func:`tests_table`)
   decided by the point estimate, and the row is flagged by its ``point_`` test name;
   :func:`is_flagged` says so, and the decisions and the report carry that caveat forward. Such a
   row never passes silently.
+- A sample with zero variance (every per-seed value, or every paired difference, equal) has no
+  sampling spread to test: its row keeps the estimate (and the point interval) but no statistic and
+  no p-value, ``passed`` is False and ``note`` says "zero variance: no test, no claim". The
+  decisions count such a criterion as not evaluated (:func:`is_undecided`), never as met or failed:
+  a t statistic of infinity from identical values is not evidence.
+- ``not_comparable`` rows (an arm against a control whose realised prediction ratio differs by
+  more than 0.05, ``stats/rows.py``) carry the estimate for information, no test, ``passed`` False,
+  and a ``note`` that says why; they make no claim and are outside Bonferroni.
 - Bonferroni runs within a family (column ``family``): ``plan``, the plan's criteria and the
   evidence it names (STUDY.md section 2), and ``study``, the study's own controls and comparisons
   (section 6), reported apart so that adding a control never changes a plan verdict. Within a
@@ -67,7 +76,10 @@ __all__ = [
     "TESTS_COLUMNS",
     "TestResult",
     "TestRow",
+    "ZERO_VARIANCE",
     "bootstrap_ci",
+    "is_undecided",
+    "not_comparable_row",
     "bonferroni",
     "descriptive_row",
     "is_flagged",
@@ -97,6 +109,7 @@ TESTS_COLUMNS: tuple[str, ...] = (
     "threshold",
     "passed",
     "family",
+    "note",
 )
 
 #: Bonferroni families (the ``family`` column): the plan's criteria, the study's own controls.
@@ -113,7 +126,11 @@ TEST_KINDS: dict[str, str] = {
     "point_greater": ">",
     "point_less": "<",
     "point_abs_less": "|x| <",
+    "not_comparable": "no claim",
 }
+
+#: The ``note`` of a row whose sample has zero variance.
+ZERO_VARIANCE = "zero variance: no test, no claim"
 
 _ALTERNATIVES = ("greater", "less", "two-sided")
 
@@ -193,6 +210,7 @@ class TestRow:
     threshold: float
     passed: bool | None
     family: str = "plan"
+    note: str = ""
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -252,21 +270,6 @@ def bootstrap_ci(
 
 
 # --------------------------------------------------------------------------- t-tests
-def _degenerate_p(estimate: float, value: float, alternative: str) -> tuple[float, float]:
-    """Zero-variance limit of a t-test: (statistic, p) for a sample with sd = 0.
-
-    scipy returns +-inf and p in {0, 1} when the constant mean differs from ``value`` but NaN
-    when it equals ``value``; the limit there is "no evidence": p = 1. Both cases are covered so
-    the result never depends on scipy's handling.
-    """
-    if estimate == value:
-        return 0.0, 1.0
-    stat = math.inf if estimate > value else -math.inf
-    agrees = (alternative == "two-sided" or (alternative == "greater" and estimate > value)
-              or (alternative == "less" and estimate < value))
-    return stat, (0.0 if agrees else 1.0)
-
-
 def one_sample_vs_threshold(values, threshold: float, direction: str = "greater") -> TestResult:
     """One-sided one-sample t-test that the mean of ``values`` is above (or below) ``threshold``.
 
@@ -289,15 +292,12 @@ def one_sample_vs_threshold(values, threshold: float, direction: str = "greater"
     est = float(arr.mean())
     if arr.size < 2:
         return TestResult(kind, 1, est, math.nan, math.nan, math.nan, "n < 2: no t-test possible")
+    if np.ptp(arr) == 0.0:  # no sampling spread: no test (a t of infinity is not evidence)
+        return TestResult(kind, int(arr.size), est, math.nan, math.nan, float(arr.size - 1), ZERO_VARIANCE)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # near-constant samples: handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
         res = _st.ttest_1samp(arr, popmean=threshold, alternative=direction)
-    stat, p = float(res.statistic), float(res.pvalue)
-    reason = ""
-    if np.ptp(arr) == 0.0 and math.isnan(p):
-        stat, p = _degenerate_p(est, threshold, direction)
-        reason = "zero variance: estimate equals the threshold, no evidence either way"
-    return TestResult(kind, int(arr.size), est, stat, p, float(res.df), reason)
+    return TestResult(kind, int(arr.size), est, float(res.statistic), float(res.pvalue), float(res.df), "")
 
 
 def paired_t(a, b, alternative: str = "two-sided", value: float = 0.0) -> TestResult:
@@ -321,16 +321,13 @@ def paired_t(a, b, alternative: str = "two-sided", value: float = 0.0) -> TestRe
     kind = "paired_t" if alternative == "two-sided" else f"paired_t_{alternative}"
     if d.size < 2:
         return TestResult(kind, 1, est, math.nan, math.nan, math.nan, "n < 2: no t-test possible")
+    if np.ptp(d) == 0.0:  # every paired difference equal: no test (a t of infinity is not evidence)
+        return TestResult(kind, int(d.size), est, math.nan, math.nan, float(d.size - 1), ZERO_VARIANCE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         # ttest_1samp on the differences equals ttest_rel but supports a non-zero H0 value.
         res = _st.ttest_1samp(d, popmean=value, alternative=alternative)
-    stat, p = float(res.statistic), float(res.pvalue)
-    reason = ""
-    if np.ptp(d) == 0.0 and math.isnan(p):
-        stat, p = _degenerate_p(est, value, alternative)
-        reason = "zero variance of the differences"
-    return TestResult(kind, int(d.size), est, stat, p, float(res.df), reason)
+    return TestResult(kind, int(d.size), est, float(res.statistic), float(res.pvalue), float(res.df), "")
 
 
 def _margin(b: np.ndarray, margin_rel: float | None, margin_abs: float | None) -> float:
@@ -375,12 +372,8 @@ def tost_paired(a, b, margin_rel: float | None = None, margin_abs: float | None 
     if d.size < 2:
         return TestResult("tost_paired", 1, est, math.nan, math.nan, math.nan,
                           f"n < 2: no TOST possible (margin {m:.6g})")
-    if np.ptp(d) == 0.0:
-        # Zero variance: the t statistics are infinite; the limit is certain equivalence iff
-        # the constant difference lies strictly inside the margin.
-        p = 0.0 if abs(est) < m else 1.0
-        return TestResult("tost_paired", int(d.size), est, math.nan, p, float(d.size - 1),
-                          f"zero variance of the differences (margin {m:.6g})")
+    if np.ptp(d) == 0.0:  # every paired difference equal: no test, no claim
+        return TestResult("tost_paired", int(d.size), est, math.nan, math.nan, float(d.size - 1), ZERO_VARIANCE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         p, (t1, p1, df1), (t2, p2, df2) = _ttost_paired(xa, xb, -m, m)
@@ -419,9 +412,10 @@ def _row(experiment: str, metric: str, res: TestResult, ci: tuple[float, float],
         raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"metric must be a non-empty string, got {metric!r}")
+    note = ZERO_VARIANCE if res.reason == ZERO_VARIANCE else ""
     return TestRow(experiment, metric, int(res.n), float(res.estimate), float(ci[0]), float(ci[1]),
                    test, float(res.statistic), float(res.p_value), math.nan, float(threshold), None,
-                   _check_family(family))
+                   _check_family(family), note)
 
 
 def one_sample_row(experiment: str, metric: str, values, threshold: float, direction: str = "greater",
@@ -470,6 +464,15 @@ def tost_row(experiment: str, metric: str, a, b, margin_rel: float, *, relative_
     return _row(experiment, metric, res, ci, thr, test, family)
 
 
+def not_comparable_row(experiment: str, metric: str, a, b, why: str, *, family: str = "study") -> TestRow:
+    """Row for a comparison that cannot be made as run (``why``, e.g. "not comparable: realised ratio
+    0.10 vs 0.50"): the mean of ``a - b`` for information, no test, no claim (test ``not_comparable``)."""
+    d = _sample(a, "a") - _sample(b, "b")
+    est = float(d.mean())
+    return TestRow(experiment, metric, int(d.size), est, est, est, "not_comparable", math.nan, math.nan, math.nan,
+                   0.0, None, _check_family(family), str(why))
+
+
 def descriptive_row(experiment: str, metric: str, estimate: float, threshold: float, n: int,
                     family: str = "plan") -> TestRow:
     """Row for a deterministic criterion without a test (e.g. total divergences over seeds <= 0)."""
@@ -490,6 +493,8 @@ def rule_holds(test: str, estimate: float, threshold: float) -> bool:
     if not (math.isfinite(estimate) and math.isfinite(threshold)):
         return False
     op = TEST_KINDS[test]
+    if op == "no claim":
+        return False
     if op == ">":
         return estimate > threshold
     if op == "<":
@@ -503,12 +508,28 @@ def rule_text(test: str, threshold: float) -> str:
     """Human-readable rule, e.g. ``"> 0.7"`` or ``"|x| < 0.02"``."""
     if test not in TEST_KINDS:
         raise ValueError(f"test must be one of {sorted(TEST_KINDS)}, got {test!r}")
+    if TEST_KINDS[test] == "no claim":
+        return "no claim"
     return f"{TEST_KINDS[test]} {threshold:.6g}"
 
 
 def is_flagged(test: str) -> bool:
     """True for rows decided by a point estimate because no test could be computed (n < 2)."""
     return str(test).startswith("point_")
+
+
+def is_undecided(test: str, p_value: float) -> bool:
+    """True for rows that make no claim: a test that needs a p-value but has none (zero variance),
+    and ``not_comparable`` rows. The decisions count them as not evaluated."""
+    test = str(test)
+    if test == "not_comparable":
+        return True
+    if test.startswith(("point_", "descriptive_")):
+        return False
+    try:
+        return not math.isfinite(float(p_value))
+    except (TypeError, ValueError):
+        return True
 
 
 def tests_table(rows: Iterable[TestRow], alpha: float = 0.05) -> pd.DataFrame:
@@ -546,7 +567,7 @@ def tests_table(rows: Iterable[TestRow], alpha: float = 0.05) -> pd.DataFrame:
             df.loc[sel, "p_adjusted"] = bonferroni(df.loc[sel, "p_value"].to_numpy(dtype=float))
     passed = []
     for r, p_adj in zip(rows, df["p_adjusted"]):
-        ok = rule_holds(r.test, r.estimate, r.threshold)
+        ok = r.test != "not_comparable" and rule_holds(r.test, r.estimate, r.threshold)
         if r.test.startswith(("point_", "descriptive_")):
             passed.append(bool(ok))
         else:
