@@ -108,7 +108,7 @@ def test_study_rows_are_their_own_bonferroni_family():
     np.testing.assert_allclose(alone["p_adjusted"], np.minimum(1, 3 * alone["p_value"]))
     np.testing.assert_allclose(both["p_adjusted"][3:], np.minimum(1, 5 * both["p_value"][3:]))
     assert list(both["family"]) == ["plan"] * 3 + ["study"] * 5
-    assert list(both.columns) == list(S.TESTS_COLUMNS) and S.TESTS_COLUMNS[-1] == "family"
+    assert list(both.columns) == list(S.TESTS_COLUMNS) and S.TESTS_COLUMNS[-2:] == ("family", "note")
     with pytest.raises(ValueError, match="family"):
         S.one_sample_row("exp5", "x", [0.1, 0.2], 0.05, n_resamples=50, family="controls")
 
@@ -118,6 +118,6 @@ def test_exp5_refuses_runs_without_the_three_point_probe(tmp_path, cfg):
                                          "loss_after": 2.7, "diverged": False}])
     with pytest.raises(ValueError, match="loss_after_predict"):
         run_exp5(cfg, {"hybrid_r50": old}, 0, tmp_path / "x.json")
-    with pytest.raises(ValueError, match="hybrid_r50"):
+    with pytest.raises(ValueError, match="not a control"):  # a control alone: nothing to score
         run_exp5(cfg, {"repeat_r50": old}, 0, tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()

@@ -63,6 +63,7 @@ from ..dynamics import simple as P
 from ..dynamics.rssm import RSSMConfig, RSSMLite
 from ..records.jsonl import read_metrics
 from ..records.shadow import read_shadow
+from ..config import plan_predictor
 from .exp3 import HYBRID_PREDICTOR
 from .features import EXP2_DEFAULTS, load_run_features, rssm_config, run_n_params, settings
 from .shadow import spearman
@@ -221,9 +222,11 @@ def _pooled(pairs: list[tuple[np.ndarray, np.ndarray]], rng: float) -> dict:
             "n_points": int(p.size)}
 
 
-def exp2_shadow_results(rows: list[dict], steps: np.ndarray, loss: np.ndarray, s: dict, thresholds: dict) -> dict:
+def exp2_shadow_results(rows: list[dict], steps: np.ndarray, loss: np.ndarray, s: dict, thresholds: dict,
+                        plan: str = HYBRID_PREDICTOR) -> dict:
     """Experiment 2's verdict from one run's shadow rows and its per-step losses (``steps`` must be
-    0..T-1); see the module docstring. Returns the ``results`` dict."""
+    0..T-1); see the module docstring. Returns the ``results`` dict. ``plan``: the shadow predictor
+    whose forecasts carry the criteria (the plan arms' predictor)."""
     T = int(steps.size)
     if not np.array_equal(steps, np.arange(T)):
         raise ValueError("Experiment 2 needs the per-step loss of every step 0..T-1 (a conventional run)")
@@ -235,22 +238,22 @@ def exp2_shadow_results(rows: list[dict], steps: np.ndarray, loss: np.ndarray, s
     ranges = {k: float(v[held].max() - v[held].min()) if T - n_train >= 2 else float("nan")
               for k, v in targets.items()}
     decision = "smoothed"
-    fc = _forecasts(rows, HYBRID_PREDICTOR, y_max)
+    fc = _forecasts(rows, plan, y_max)
     all_origins = sorted(fc)
     held_origins = [o for o in all_origins if o >= n_train]
     simple = {"last_value": lambda: P.last_value(), "ema": lambda: P.ema(float(s["exp2_ema_alpha"])),
               "power_law": lambda: P.power_law()}
-    paths: dict[str, dict[int, np.ndarray]] = {HYBRID_PREDICTOR: {}}
+    paths: dict[str, dict[int, np.ndarray]] = {plan: {}}
     for o in all_origins:
         r = fc[o]
         y = min(len(r["loss_forecast"]), T - o)
-        paths[HYBRID_PREDICTOR][o] = np.asarray(r["loss_forecast"][:y], dtype=np.float64)
+        paths[plan][o] = np.asarray(r["loss_forecast"][:y], dtype=np.float64)
     # the simple loss predictors are refitted at every held-out origin; at the other origins only the
     # cheap flat ones (the power-law fit is the slow part and is not needed to show the all-origins effect)
     for name, make in simple.items():
         paths[name] = {}
         for o in (held_origins if name == "power_law" else all_origins):
-            y = paths[HYBRID_PREDICTOR][o].size
+            y = paths[plan][o].size
             paths[name][o] = make().fit(steps[:o], loss[:o]).predict(steps[o:o + y])
 
     # the spread of the decision target over every scored step (all origins): the run's descent
@@ -274,7 +277,7 @@ def exp2_shadow_results(rows: list[dict], steps: np.ndarray, loss: np.ndarray, s
         entry["horizon"]["growth_last_over_first"] = float(fin[-1] / fin[0]) if fin.size >= 2 and fin[0] > 0 else None
         out_pred[name] = entry
 
-    rs = out_pred[HYBRID_PREDICTOR][decision]
+    rs = out_pred[plan][decision]
     th_r2, th_mae = thresholds["exp2_r2"], thresholds["exp2_mae_over_range"]
     r2, mae = rs["r2"], rs["mae_over_range"]
     criteria = {
@@ -285,13 +288,13 @@ def exp2_shadow_results(rows: list[dict], steps: np.ndarray, loss: np.ndarray, s
     noise = loss[held] - smooth[held]
     noise_share = float(np.var(noise) / np.var(loss[held])) if T - n_train >= 2 and np.var(loss[held]) > 0 else None
     unc = np.array([np.nan if fc[o].get("uncertainty") is None else fc[o]["uncertainty"] for o in all_origins])
-    err = np.array([float(np.mean(np.abs(paths[HYBRID_PREDICTOR][o] - smooth[o:o + paths[HYBRID_PREDICTOR][o].size])))
+    err = np.array([float(np.mean(np.abs(paths[plan][o] - smooth[o:o + paths[plan][o].size])))
                     for o in all_origins])
     scored = [n for n in simple if out_pred[n][decision]["r2"] is not None]
     best_simple = max(scored, key=lambda n: out_pred[n][decision]["r2"]) if scored else None
     return {
         "criteria": criteria,
-        "criteria_from": {"predictor": HYBRID_PREDICTOR, "origins": "shadow origins in the held-out segment",
+        "criteria_from": {"predictor": plan, "origins": "shadow origins in the held-out segment",
                           "horizons": f"1..{y_max}", "records": "shadow.jsonl of this baseline run"},
         "target_used": decision,
         "targets": {
@@ -315,8 +318,8 @@ def exp2_shadow_results(rows: list[dict], steps: np.ndarray, loss: np.ndarray, s
             "last_value scores "
             + (f"{out_pred['last_value']['all_origins']['r2']:.3f}" if out_pred["last_value"]["all_origins"]
                and out_pred["last_value"]["all_origins"]["r2"] is not None else "n/a")
-            + " (the RSSM " + (f"{out_pred[HYBRID_PREDICTOR]['all_origins']['r2']:.3f}"
-                               if out_pred[HYBRID_PREDICTOR]["all_origins"]["r2"] is not None else "n/a") + ")."),
+            + " (the RSSM " + (f"{out_pred[plan]['all_origins']['r2']:.3f}"
+                               if out_pred[plan]["all_origins"]["r2"] is not None else "n/a") + ")."),
         "held_out_noise_share": noise_share,
         "n_steps": T, "held_out_from": n_train,
         "n_origins": len(all_origins), "n_origins_held_out": len(held_origins), "origins_held_out": held_origins,
@@ -343,7 +346,7 @@ def run_exp2(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path) ->
     steps = np.array([int(r["step"]) for r in metrics])
     loss = np.array([float(r["loss"]) for r in metrics], dtype=np.float64)
     s = settings(cfg, EXP2_DEFAULTS)
-    res = exp2_shadow_results(rows, steps, loss, s, cfg["thresholds"])
+    res = exp2_shadow_results(rows, steps, loss, s, cfg["thresholds"], plan_predictor(cfg))
     if cfg["dynamics"].get("exp2_offline"):
         off = exp2_results(load_run_features(run_dir), rssm_config(cfg, seed), s, cfg["thresholds"])
         off["criteria_not_used"] = off.pop("criteria")

@@ -37,13 +37,16 @@ import numpy as np
 
 from ..records.shadow import read_shadow
 from .features import run_n_params
-from .shadow import FIELD, records_by_cell, summarise
+from .. import registry
+from ..config import plan_predictor
+from .shadow import FIELD, is_simple, records_by_cell, summarise
 from .template import log_config, write_log
 
 __all__ = ["HYBRID_PREDICTOR", "exp3_results", "run_exp3"]
 
-#: The shadow predictor configured as the hybrid arm's predictor (``hybrid.rssm``).
-HYBRID_PREDICTOR = "rssm"
+#: The shadow predictor configured as the hybrid arms' predictor (``hybrid.rssm``) when the study has
+#: no plan arm to name it (``config.plan_predictor``).
+HYBRID_PREDICTOR = registry.BUILTIN["rssm"].name
 
 
 def _crit(est, thr, below: bool = False) -> dict:
@@ -52,15 +55,16 @@ def _crit(est, thr, below: bool = False) -> dict:
     return {"estimate": float(est), "threshold": thr, "passed": bool(est < thr) if below else bool(est > thr)}
 
 
-def exp3_results(rows: list[dict], horizon: int, thresholds: dict) -> dict:
-    """Experiment 3 on one run's shadow rows (see the module docstring); returns ``results``."""
+def exp3_results(rows: list[dict], horizon: int, thresholds: dict, plan: str = HYBRID_PREDICTOR) -> dict:
+    """Experiment 3 on one run's shadow rows (see the module docstring); returns ``results``.
+    ``plan``: the shadow predictor whose rows carry the plan's criteria (the plan arms' predictor)."""
     by_cell = records_by_cell(rows)
     table = summarise([by_cell])
-    key = f"{HYBRID_PREDICTOR}@{int(horizon)}"
+    key = f"{plan}@{int(horizon)}"
     cell = table.get(key, {})
     missing = None
     if not cell.get("n_origins"):
-        missing = (f"no scored shadow rows of predictor {HYBRID_PREDICTOR!r} at horizon {horizon} "
+        missing = (f"no scored shadow rows of predictor {plan!r} at horizon {horizon} "
                    "(record.shadow.predictors and record.shadow.horizons, dynamics.exp3_horizon)")
     criteria = {
         "cosine": _crit(cell.get("cosine_mean"), thresholds["exp3_cosine"]),
@@ -69,13 +73,15 @@ def exp3_results(rows: list[dict], horizon: int, thresholds: dict) -> dict:
         "pearson_r": _crit(cell.get("pearson_r_mean"), thresholds["exp3_pearson_r"]),
     }
     predictors = list(dict.fromkeys(c["predictor"] for c in table.values()))
-    simple = [p for p in predictors if p != HYBRID_PREDICTOR and not p.startswith("span") and p != "zero"
-              and p not in FIELD]
+    simple = [p for p in predictors if p != plan and is_simple(p)]
     at_y = {p: table.get(f"{p}@{int(horizon)}", {}) for p in predictors}
     scored = [p for p in simple if at_y[p].get("cosine_mean") is not None]
     best_simple = max(scored, key=lambda p: at_y[p]["cosine_mean"]) if scored else None
     field = [p for p in predictors if p in FIELD and at_y[p].get("cosine_mean") is not None]
     best_field = max(field, key=lambda p: at_y[p]["cosine_mean"]) if field else None
+    outside = [p for p in predictors if p != plan and registry.group_of(p) == "outside"
+               and at_y[p].get("cosine_mean") is not None]
+    best_outside = max(outside, key=lambda p: at_y[p]["cosine_mean"]) if outside else None
     rs = cell.get("cosine_mean")
     origins = sorted({r["origin"] for r in rows if r.get("kind") != "forecast"})
     per_tensor = {}
@@ -86,7 +92,7 @@ def exp3_results(rows: list[dict], horizon: int, thresholds: dict) -> dict:
             per_tensor[p] = {n: float(np.nanmean([np.nan if c.get(n) is None else c[n] for c in pt])) for n in pt[0]}
     return {
         "criteria": criteria,
-        "criteria_from": {"predictor": HYBRID_PREDICTOR, "horizon": int(horizon), "statistic": "mean over origins",
+        "criteria_from": {"predictor": plan, "horizon": int(horizon), "statistic": "mean over origins",
                           "records": "shadow.jsonl of this baseline run (real per-step updates)"},
         "not_evaluable": missing,
         "horizon": int(horizon),
@@ -99,6 +105,9 @@ def exp3_results(rows: list[dict], horizon: int, thresholds: dict) -> dict:
                                    if rs is not None and best_simple else None),
         "best_field_predictor": best_field,
         "rssm_beats_best_field": (bool(rs > at_y[best_field]["cosine_mean"]) if rs is not None and best_field else None),
+        **({"outside_predictors": outside, "best_outside_predictor": best_outside,
+            "rssm_beats_best_outside": (bool(rs > at_y[best_outside]["cosine_mean"])
+                                        if rs is not None and best_outside else None)} if outside else {}),
         "uncertainty_vs_rel_l2": {k: v.get("uncertainty_vs_rel_l2") for k, v in table.items()},
         "per_tensor_cosine_mean": per_tensor,
         "shadow": {"origins": by_cell},
@@ -116,7 +125,7 @@ def run_exp3(cfg: dict, run_dir: str | Path, seed: int, out_path: str | Path,
     if replay_dir is not None:
         rows = rows + read_shadow(replay_dir)
     horizon = int(cfg["dynamics"]["exp3_horizon"])
-    res = exp3_results(rows, horizon, cfg["thresholds"])
+    res = exp3_results(rows, horizon, cfg["thresholds"], plan_predictor(cfg))
     s = cfg["record"]["shadow"]
     res["settings"] = {"exp3_horizon": horizon, "shadow": s}
     if replay_dir is not None:

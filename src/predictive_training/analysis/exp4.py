@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import FRONTIER_KINDS, arm_horizon, confirmatory_arms, frontier_arms, predicted_arms
+from ..config import FRONTIER_KINDS, arm_horizon, confirmatory_arms, frontier_arms, predicted_arms, roles
 from ..records.costs import CalibrationError, contention_free_s, flops
 from ..records.jsonl import read_metrics
 from .frontier import baseline_targets, seed_frontier, time_to_targets
@@ -44,25 +44,39 @@ def _time_to_target(run_dir: Path, target: float, calibration: dict | None) -> d
     return {"step": None, "wall_s": None, "cost_s": None, "backward_passes": None}
 
 
-def _matched_comparison(arms: dict) -> dict | None:
-    """How the comparison with ``matched_r50`` stands on backward passes in this seed.
+def _matched_comparison(arms: dict, cfg: dict) -> dict | None:
+    """How the comparison with the plan's compute-matched control stands on backward passes in this
+    seed (the ``matched`` control at the 50% arm's ratio, ``roles``).
 
-    ``matched_r50`` trains for as many steps as the NOMINAL plan of a 50% arm has backward passes.
-    A gate block or a guard fallback in a 50% arm adds backward passes; the comparison is then not
-    at equal backward passes. It is still made as run (final loss, paired by seed: the realised
-    arm against its compute-matched control), and every difference is listed here with its cause
-    (``extra_backward_causes`` of the arm) so that the reader sees it; the frontier analysis
+    The matched arm trains for as many steps as the NOMINAL plan of its ratio has backward passes.
+    A gate block or a guard fallback in an arm at that ratio adds backward passes; the comparison is
+    then not at equal backward passes. It is still made as run (final loss, paired by seed: the
+    realised arm against its compute-matched control), and every difference is listed here with its
+    cause (``extra_backward_causes`` of the arm) so that the reader sees it; the frontier analysis
     compares arms at equal backward passes.
     """
-    if "matched_r50" not in arms:
+    r = roles(cfg)
+    matched = r.control_of(r.plan_r50, "matched") if r.plan_r50 is not None else None
+    if matched is None or matched not in arms:
         return None
-    m = arms["matched_r50"]["backward_passes"]
+    ratio = float(cfg["arms"][matched]["prediction_ratio"])
+    m = arms[matched]["backward_passes"]
     gaps = {a: v["backward_passes"] - m for a, v in arms.items()
-            if a.endswith("_r50") and a != "matched_r50" and v.get("backward_passes_nominal") is not None}
-    return {"matched_backward_passes": m, "backward_gap": gaps,
+            if a in r.predicted and abs(float(cfg["arms"][a]["prediction_ratio"]) - ratio) < 1e-9
+            and v.get("backward_passes_nominal") is not None}
+    return {"matched_arm": matched, "matched_backward_passes": m, "backward_gap": gaps,
             "unmatched_arms": sorted(a for a, g in gaps.items() if g != 0),
-            "handling": "compared as run; arms whose backward passes differ from matched_r50 are listed with "
+            "handling": f"compared as run; arms whose backward passes differ from {matched} are listed with "
                         "the gate/guard events that caused it (extra_backward_causes)"}
+
+
+def realised_ratio(rec: dict, baseline_backward: int) -> float:
+    """The share of the step budget an arm did NOT run as a real step: a predicted arm's achieved
+    prediction ratio; a matched (or any conventional) arm's ``1 - backward passes / the baseline's``
+    (what a "beats control" comparison needs equal, ``stats/rows.py``)."""
+    if rec.get("horizon") is not None:
+        return float(rec["prediction_ratio_achieved"])
+    return 1.0 - float(rec["backward_passes"]) / float(baseline_backward)
 
 
 def _time(summary: dict, calibration: dict | None, run_dir: Path) -> dict:
@@ -82,7 +96,7 @@ def _frontier(cfg: dict, arms: dict, run_dirs: dict[str, Path], calibration: dic
     every predicted arm's gap at equal cost, and the time-to-target of every arm."""
     frontier = [a for a in frontier_arms(cfg) if a in arms]
     predicted = [a for a in predicted_arms(cfg) if a in arms]
-    targets = baseline_targets(run_dirs["baseline"], cfg["frontier"]["targets"], int(cfg["train"]["steps"]))
+    targets = baseline_targets(run_dirs[roles(cfg).baseline], cfg["frontier"]["targets"], int(cfg["train"]["steps"]))
     return {"arms": frontier, "predicted": predicted, "confirmatory": confirmatory_arms(cfg),
             **seed_frontier(arms, frontier, predicted),
             "targets": targets,
@@ -103,14 +117,17 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
     """
     run_dirs = {a: Path(d) for a, d in run_dirs.items()}
     summaries = {a: json.loads((d / "summary.json").read_text()) for a, d in run_dirs.items()}
-    base = summaries["baseline"]
+    r = roles(cfg)
+    if r.baseline not in summaries:
+        raise ValueError(f"Experiment 4 needs the baseline's run ({r.baseline!r}), got arms {sorted(summaries)}")
+    base = summaries[r.baseline]
     target = base["final_val_loss"]  # = the baseline's evaluation at its last step (same windows)
     times = {a: _time(s, calibration, run_dirs[a]) for a, s in summaries.items()}
     arms = {}
     for arm, s in summaries.items():
         down = s["downstream"]
         ttt = _time_to_target(run_dirs[arm], target, calibration)
-        t, bt = times[arm], times["baseline"]
+        t, bt = times[arm], times[r.baseline]
         kind = cfg["arms"][arm]["kind"]
         arms[arm] = {
             "kind": kind,
@@ -154,17 +171,22 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
             "energy_ratio": ((s.get("energy") or {}).get("joules") or 0) / base["energy"]["joules"]
             if (base.get("energy") or {}).get("joules") else None,
         }
+    for arm, rec in arms.items():  # what a "beats control" comparison needs equal (stats/rows.py)
+        rec["realised_ratio"] = realised_ratio(rec, arms[r.baseline]["backward_passes"])
     th = cfg["thresholds"]
     criteria = {}
-    for arm, margin in (("hybrid_r25", th["exp4_loss_margin_r25"]), ("hybrid_r50", th["exp4_loss_margin_r50"])):
-        if arm in arms:
+    plan = r.record(arms)
+    for key, margin in (("r25", th["exp4_loss_margin_r25"]), ("r50", th["exp4_loss_margin_r50"])):
+        arm = plan[f"plan_{key}"]
+        if arm is not None:
             gap = arms[arm]["loss_gap"]
             # the achieved prediction ratio beside the gap: a hybrid that rarely predicts is not a success
-            criteria[f"loss_gap_{arm[-3:]}"] = {"estimate": gap, "threshold": margin, "passed": abs(gap) < margin,
-                                                "prediction_ratio_achieved": arms[arm]["prediction_ratio_achieved"],
-                                                "prediction_ratio_requested": arms[arm]["prediction_ratio_requested"]}
-    if "hybrid_r50" in arms:
-        h = arms["hybrid_r50"]
+            criteria[f"loss_gap_{key}"] = {"estimate": gap, "threshold": margin, "passed": abs(gap) < margin,
+                                           "arm": arm,
+                                           "prediction_ratio_achieved": arms[arm]["prediction_ratio_achieved"],
+                                           "prediction_ratio_requested": arms[arm]["prediction_ratio_requested"]}
+    if plan["plan_r50"] is not None:
+        h = arms[plan["plan_r50"]]
         dg = h["downstream_gap"].get("cloze_accuracy")
         criteria["downstream_gap_r50"] = {"estimate": dg, "threshold": th["exp4_downstream_margin"],
                                           "passed": None if dg is None else abs(dg) < th["exp4_downstream_margin"],
@@ -175,7 +197,7 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
         criteria["speedup_r50"] = {"estimate": h["speedup"], "threshold": th["exp4_speedup"],
                                    "passed": h["speedup"] > th["exp4_speedup"]}
     basis = "contention_free" if calibration is not None else "wall_measured"
-    results = {"arms": arms, "criteria": criteria, "matched_comparison": _matched_comparison(arms),
+    results = {"arms": arms, "criteria": criteria, "roles": plan, "matched_comparison": _matched_comparison(arms, cfg),
                "frontier": _frontier(cfg, arms, run_dirs, calibration),
                "time_basis": basis,
                "target": {"val_loss": target, "is": "the baseline's final validation loss (its evaluation at the "

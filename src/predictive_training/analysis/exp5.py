@@ -9,12 +9,13 @@ so its effect is measured on batches it was not tuned on.
 
 What is scored (issue 15):
 
-- The plan's criteria (``criteria``, arm ``hybrid_r50``) are computed on the correction's OWN
+- The plan's criteria (``criteria``, the plan's 50% arm: ``roles.plan_r50``, ``hybrid_r50`` by
+  default) are computed on the correction's OWN
   effect, after Predict -> after search: per event the relative reduction
   ``(after_predict - after_search) / after_predict``, their mean (> 5%) and the share of events
   with a reduction > 0 (> 1/2); divergences (guard restores, 0); and the share of the prediction's
   shortfall that correction recovers (> 1/2, below). Real optimiser steps are not correction: a
-  control that predicts nothing (``skip_r50``) lowers the loss in its Correct steps just as often.
+  control that predicts nothing (the skip control) lowers the loss in its Correct steps just as often.
 - The shortfall is measured against the conventional baseline at the same step and seed: the
   baseline's ``metrics.jsonl`` holds its training loss on exactly the probe batches at their steps,
   each measured before the baseline trained on it (like the probe), with the baseline's weights at
@@ -25,12 +26,16 @@ What is scored (issue 15):
   it did nothing; None when the summed shortfall is not positive). The baseline's loss is taken in
   training mode and the probe in evaluation mode: the same numbers while ``model.dropout`` is 0
   (every shipped config); with dropout the reference would include its noise.
-- Controls (``controls``, the study's own rows, not the plan's): the same numbers for
-  ``repeat_r50`` (a trivial fast-forward prediction corrected the same way) and ``skip_r50`` (no
-  prediction: its search has nothing to rescale, so its search effect is 0 by construction, which
-  ``search_effect_max_abs`` checks), and for every arm the whole Correct phase (search + ``C``
-  steps), ``(after_predict - after_correct) / after_predict``, so that the hybrid's Correct phase
-  can be compared with the same real steps when there is nothing to correct.
+- Controls (``controls``, the study's own rows, not the plan's): the same numbers for the control
+  arms at the plan arm's ratio and horizon (``roles``): the repeat control (a trivial fast-forward
+  prediction corrected the same way) and the skip control (no prediction: its search has nothing
+  to rescale, so its search effect is 0 by construction, which ``search_effect_max_abs`` checks),
+  and for every arm the whole Correct phase (search + ``C`` steps), ``(after_predict -
+  after_correct) / after_predict``, so that the hybrid's Correct phase can be compared with the
+  same real steps when there is nothing to correct.
+- Every other predicted arm that is not itself a control (``by_arm``: the RSSM's other arms, the
+  field's predictors, outside predictors) gets the same summary, beside the controls at its own
+  nominal ratio and horizon (the study's rows).
 """
 
 from __future__ import annotations
@@ -42,13 +47,27 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import registry
+from ..config import roles
 from ..records.jsonl import read_events, read_metrics
 from .template import log_config, write_log
 
-__all__ = ["ARM", "CONTROLS", "correction_rows", "summarize_corrections", "run_exp5"]
+__all__ = ["CONTROL_KINDS", "correction_rows", "summarize_corrections", "exp5_arms", "run_exp5"]
 
-ARM = "hybrid_r50"  # the plan's arm
-CONTROLS = ("repeat_r50", "skip_r50")  # the study's controls, when configured
+#: The control kinds Exp 5 compares a correction with: the repeat and skip controls (a trivial
+#: prediction; none), the arm kinds of the registry's control predictors.
+CONTROL_KINDS = tuple(s.kind for s in registry.BUILTIN.values() if s.control)
+
+
+def exp5_arms(cfg: dict) -> list[str]:
+    """The arms Experiment 5 reads: every predicted arm that is not a control, their control arms of
+    :data:`CONTROL_KINDS` at their nominal ratio and horizon, and the baseline (the shortfall). Empty
+    when no predicted arm is compared (Exp 5 does not run)."""
+    r = roles(cfg)
+    if not r.compared:
+        return []
+    ctrl = [c for a in r.compared for k, c in r.controls_of(a).items() if k in CONTROL_KINDS]
+    return list(dict.fromkeys([*r.compared, *ctrl, r.baseline]))
 
 
 def correction_rows(run_dir: str | Path, baseline_losses: Mapping[int, float] | None = None) -> list[dict]:
@@ -121,21 +140,45 @@ def _baseline_losses(run_dir: Path) -> dict[int, float]:
 def run_exp5(cfg: dict, run_dirs: Mapping[str, str | Path], seed: int, out_path: str | Path) -> dict:
     """Experiment 5 for one seed (module docstring).
 
-    ``run_dirs``: arm -> run folder of this seed; ``hybrid_r50`` is required, ``baseline`` gives the
-    shortfall (without it ``error_reduction`` is None), ``repeat_r50`` and ``skip_r50`` the controls.
+    ``run_dirs``: arm -> run folder of this seed (:func:`exp5_arms`); the baseline gives the
+    shortfall (without it ``error_reduction`` is None). The plan's criteria need the plan's 50% arm
+    (``roles.plan_r50``); without it they are not evaluable and only ``by_arm`` is filled.
     """
     run_dirs = {a: Path(d) for a, d in run_dirs.items()}
-    if ARM not in run_dirs:
-        raise ValueError(f"Experiment 5 needs the {ARM!r} run, got arms {sorted(run_dirs)}")
-    base = _baseline_losses(run_dirs["baseline"]) if "baseline" in run_dirs else None
+    r = roles(cfg)
+    compared = [a for a in r.compared if a in run_dirs]
+    if not compared:
+        raise ValueError(f"Experiment 5 needs a predicted arm that is not a control, got arms {sorted(run_dirs)}")
+    base = _baseline_losses(run_dirs[r.baseline]) if r.baseline in run_dirs else None
     arms = {}
-    for arm in (ARM, *CONTROLS):
-        if arm not in run_dirs:
-            continue
-        events = read_events(run_dirs[arm])
-        rows = correction_rows(run_dirs[arm], base)
-        arms[arm] = {"summary": summarize_corrections(rows, events), "events": rows,
-                     "guard_events": [e for e in events if e.get("event") == "guard"]}
+
+    def scored(arm: str) -> dict:
+        if arm not in arms:
+            events = read_events(run_dirs[arm])
+            rows = correction_rows(run_dirs[arm], base)
+            arms[arm] = {"summary": summarize_corrections(rows, events), "events": rows,
+                         "guard_events": [e for e in events if e.get("event") == "guard"]}
+        return arms[arm]
+
+    def controls_of(arm: str) -> dict[str, str]:
+        return {c: k for k, c in r.controls_of(arm).items() if k in CONTROL_KINDS and c in run_dirs}
+
+    by_arm = {}
+    for arm in compared:
+        summ = json.loads((run_dirs[arm] / "summary.json").read_text())
+        by_arm[arm] = {"summary": scored(arm)["summary"], "kind": cfg["arms"][arm]["kind"],
+                       "prediction_ratio_achieved": summ.get("prediction_ratio_achieved"),
+                       "controls": {c: {"kind": k, "summary": scored(c)["summary"]} for c, k in controls_of(arm).items()}}
+    plan = r.plan_r50 if r.plan_r50 in run_dirs else None
+    if plan is None:
+        results = {"arm": None, "not_evaluable": "no plan arm at 50% predicted steps (roles.plan_r50) in this study: "
+                   "the plan's Exp 5 criteria are not evaluated", "criteria": {}, "by_arm": by_arm,
+                   "roles": r.record(run_dirs), "baseline_available": base is not None}
+        return write_log(5, seed, log_config(cfg, summ["n_params"], arm=None, compared=compared), results, out_path)
+    ARM = plan
+    plan_controls = controls_of(plan)
+    for c in plan_controls:
+        scored(c)
     h = arms[ARM]["summary"]
     th = cfg["thresholds"]
 
@@ -155,16 +198,21 @@ def run_exp5(cfg: dict, run_dirs: Mapping[str, str | Path], seed: int, out_path:
                             "definition": "sum(after_predict - after_search) / sum(after_predict - baseline loss "
                                           "on the probe batches at their steps), over the events of the seed"},
     }
+    names = {k: c for c, k in plan_controls.items()}
     results = {
         "arm": ARM, "measured": "probe loss after Predict -> after the line search (no real step between); "
-                                "controls: repeat_r50 (same search), skip_r50 (search effect 0 by construction), "
+                                f"controls: {names.get('repeat', 'the repeat control')} (same search), "
+                                f"{names.get('skip', 'the skip control')} (search effect 0 by construction), "
                                 "whole Correct phase (search + C real steps) of every arm",
         "n_events": h["n_events"], "criteria": criteria, **{k: h[k] for k in (
             "mean_loss_after_predict", "mean_loss_after_search", "mean_loss_after_correct",
             "accumulated_shortfall", "recovered", "mean_baseline_loss")},
         "events": arms[ARM]["events"], "guard_events": arms[ARM]["guard_events"],
         "summary": h,
-        "controls": {a: {"summary": v["summary"], "events": v["events"]} for a, v in arms.items() if a != ARM},
+        "controls": {a: {"summary": arms[a]["summary"], "events": arms[a]["events"]} for a in plan_controls},
+        "control_kinds": dict(plan_controls),
+        "by_arm": by_arm,
+        "roles": r.record(run_dirs),
         "baseline_available": base is not None,
     }
     summary = json.loads((run_dirs[ARM] / "summary.json").read_text())

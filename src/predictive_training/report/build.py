@@ -80,9 +80,14 @@ optimiser step between them; the search chose its scales on other batches. loss_
 share_positive and loss_before_minus_after are that search effect; error_reduction is the share of \
 the prediction's shortfall against the conventional baseline (its training loss on the same \
 batches at the same steps and seed) that the search recovers, pooled over the events of a seed. \
-The study's controls: the same search effect for repeat_r50 (a trivial prediction), the skip arm's \
-search effect (0 by construction, a check), and the whole Correct phase (search plus the real \
-Correct steps) of hybrid_r50 against that of skip_r50, which has nothing to correct."""
+The study's controls (the control arms at the plan arm's ratio and horizon, config roles): the same \
+search effect for the repeat control (a trivial prediction), the skip control's search effect (0 by \
+construction, a check), and the whole Correct phase (search plus the real Correct steps) of the plan's \
+50% arm against that of the skip control, which has nothing to correct; every other predicted arm \
+that is not a control gets the same search-effect rows, beside the controls at its own ratio. An arm \
+is said to beat a control only when their realised prediction ratios lie within 0.05 of each other; \
+otherwise the row says "not comparable" and makes no claim. A sample whose values are all equal has \
+no test and makes no claim ("zero variance")."""
 
 
 def _shadow_section(cfg: dict, results_dir: Path) -> dict | None:

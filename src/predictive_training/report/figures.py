@@ -16,7 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .. import registry  # noqa: E402
 from ..analysis.shadow import FIELD, summarise  # noqa: E402
+from ..config import Roles  # noqa: E402
 from ..records.costs import FILENAME as COSTS_FILE  # noqa: E402
 from ..records.costs import read_calibration  # noqa: E402
 from ..records.jsonl import read_events, read_metrics  # noqa: E402
@@ -24,18 +26,46 @@ from ..records.summary import runs_table  # noqa: E402
 from .frontier import frontier_figures  # noqa: E402
 from .frontier import save_figure as _save  # noqa: E402
 
-ARM_COLORS = {
-    "baseline": "#222222", "hybrid_r25": "#1f77b4", "hybrid_r50": "#d62728", "skip_r50": "#ff7f0e",
-    "repeat_r50": "#9467bd", "matched_r50": "#2ca02c",
-}
+#: Colours of the arms' roles (the first control of each kind); every other arm gets one of
+#: :data:`_OTHER_COLORS` that no role uses, so that no two arms of a figure share a colour.
+ROLE_COLORS = {"baseline": "#222222", "plan_r25": "#1f77b4", "plan_r50": "#d62728", "skip": "#ff7f0e",
+               "repeat": "#9467bd", "matched": "#2ca02c"}
 _OTHER_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
                  "#393b79", "#637939", "#8c6d31", "#843c39"]
 _SPAN_COLORS = ["#444444", "#999999"]
 PHASE_COLORS = {"warmup": "#bbbbbb", "full": "#1f77b4", "predict": "#d62728", "correct": "#2ca02c"}
+_ARM_COLORS: dict[str, str] = {}
+
+
+def arm_colors(arms: list[str], roles: Roles | None = None) -> dict[str, str]:
+    """A distinct colour per arm: the role colours (:data:`ROLE_COLORS`) for the baseline, the plan's
+    arms and the first control of each kind, then unused colours of a long palette (tab20 after
+    :data:`_OTHER_COLORS`) in the order of ``arms``."""
+    out: dict[str, str] = {}
+    if roles is not None:
+        for key in ("baseline", "plan_r25", "plan_r50"):
+            arm = getattr(roles, key)
+            if arm in arms:
+                out[arm] = ROLE_COLORS[key]
+        for c in roles.controls:
+            kind = roles.kind_of(c)
+            if c in arms and kind in ROLE_COLORS and ROLE_COLORS[kind] not in out.values():
+                out[c] = ROLE_COLORS[kind]
+    tab20 = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
+    free = [c for c in _OTHER_COLORS + tab20 if c not in out.values()]
+    for arm in arms:
+        if arm not in out:
+            out[arm] = free.pop(0) if free else plt.get_cmap("hsv")(len(out) / (len(arms) + 1))
+    return out
 
 
 def _color(arm: str) -> str:
-    return ARM_COLORS.get(arm, "#8c564b")
+    return _ARM_COLORS.get(arm, "#8c564b")
+
+
+def _is_plan_predictor(name: str) -> bool:
+    """The study's own dynamics model (the registry's group ``rssm``): drawn in red, thicker."""
+    return registry.group_of(name) == "rssm"
 
 
 def loss_curves(runs: dict[str, dict[int, Path]], out_dir: Path):
@@ -147,8 +177,8 @@ def exp2_figures(logs: list[dict], out_dir: Path):
         n = min(len(c) for c in curves)
         arr = np.stack([c[:n] for c in curves])
         ys = logs[0]["results"]["predictors"][name]["horizon"]["Y"][:n]
-        color = "#d62728" if name == "rssm" else f"C{i}"
-        ax.plot(ys, np.nanmean(arr, axis=0), label=name, color=color, lw=2 if name == "rssm" else 1.2)
+        color = "#d62728" if _is_plan_predictor(name) else f"C{i}"
+        ax.plot(ys, np.nanmean(arr, axis=0), label=name, color=color, lw=2 if _is_plan_predictor(name) else 1.2)
         ax.fill_between(ys, np.nanmin(arr, axis=0), np.nanmax(arr, axis=0), color=color, alpha=0.12)
     thr = logs[0]["results"]["criteria"]["mae_over_range"]["threshold"]
     ax.axhline(thr, color="k", ls="--", lw=1, label=f"threshold {thr}")
@@ -173,7 +203,7 @@ def exp3_figures(logs: list[dict], out_dir: Path):
         vals = np.array([[lg["results"]["per_tensor_cosine_mean"].get(name, {}).get(t, np.nan) for t in tensors]
                          for lg in logs], dtype=float)
         ax.bar(np.arange(len(tensors)) + i * width, np.nanmean(vals, axis=0), width,
-               label=name, color="#d62728" if name == "rssm" else f"C{i}",
+               label=name, color="#d62728" if _is_plan_predictor(name) else f"C{i}",
                hatch="//" if name.startswith("span") else None)
     thr = logs[0]["results"]["criteria"]["cosine"]["threshold"]
     ax.axhline(thr, color="k", ls="--", lw=1, label=f"threshold {thr}")
@@ -191,7 +221,7 @@ def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None
     """Progress captured against the horizon Y, one line per shadow predictor, the span oracles dashed,
     95% intervals (bootstrap over origins and seeds). ``table``: ``analysis.shadow.summarise`` output."""
     preds = list(dict.fromkeys(c["predictor"] for c in table.values()))
-    others = [p for p in preds if p != "rssm" and not p.startswith("span")]  # one colour each
+    others = [p for p in preds if not _is_plan_predictor(p) and not p.startswith("span")]  # one colour each
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for i, name in enumerate(preds):
         cells = sorted((c for c in table.values() if c["predictor"] == name and c.get("progress") is not None),
@@ -202,13 +232,13 @@ def shadow_horizon_figure(table: dict, out_dir: Path, hybrid_horizon: int | None
         est = np.array([c["progress"] for c in cells], dtype=float)
         ci = np.array([c.get("progress_ci") or [np.nan, np.nan] for c in cells], dtype=float)
         span = name.startswith("span")
-        color = "#d62728" if name == "rssm" else (
+        color = "#d62728" if _is_plan_predictor(name) else (
             _SPAN_COLORS[i % 2] if span else _OTHER_COLORS[others.index(name) % len(_OTHER_COLORS)])
         off = (i - len(preds) / 2) * 0.012  # dodge the error bars (log x axis)
         x = ys * (1 + off)
-        ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], color=color, marker="s" if name in FIELD else "o",
+        ax.errorbar(x, est, yerr=[est - ci[:, 0], ci[:, 1] - est], color=color, marker="s" if name in FIELD else ("*" if registry.group_of(name) == "outside" else "o"),
                     ms=4, capsize=3,
-                    ls="--" if span else "-", lw=2 if name == "rssm" else 1.3,
+                    ls="--" if span else "-", lw=2 if _is_plan_predictor(name) else 1.3,
                     label=f"{name} (span oracle)" if span else name)
         srch = [c for c in cells if c.get("progress_search") is not None]
         if srch:
@@ -284,10 +314,18 @@ def exp4_figures(logs: list[dict], out_dir: Path):
 
 
 def exp5_figures(logs: list[dict], out_dir: Path):
-    """The correction's own effect (after Predict -> after search) and the whole Correct phase."""
+    """The correction's own effect (after Predict -> after search) and the whole Correct phase, for the
+    plan's 50% arm and its repeat and skip controls (the roles the Exp 5 log records)."""
+    plan = logs[0]["results"].get("arm")
+    if plan is None:
+        return []
+    kinds = {k: c for c, k in (logs[0]["results"].get("control_kinds") or {}).items()}
+    rep, skip = kinds.get("repeat"), kinds.get("skip")
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    panels = ((axes[0], "loss_after_search", "probe loss right after the line search", ("hybrid_r50", "repeat_r50")),
-              (axes[1], "loss_after_correct", "probe loss after the Correct steps", ("hybrid_r50", "skip_r50")))
+    panels = ((axes[0], "loss_after_search", "probe loss right after the line search",
+               tuple(a for a in (plan, rep) if a is not None)),
+              (axes[1], "loss_after_correct", "probe loss after the Correct steps",
+               tuple(a for a in (plan, skip) if a is not None)))
     for ax, key, ylabel, arms in panels:
         lo, hi = np.inf, -np.inf
         for arm, marker in zip(arms, ("o", "x")):
@@ -306,14 +344,14 @@ def exp5_figures(logs: list[dict], out_dir: Path):
         ax.set(xlabel="probe loss right after the Predict phase", ylabel=ylabel)
         ax.legend(fontsize=8)
     axes[0].set_title("Exp 5: the line search alone (below the diagonal: lower)", fontsize=10)
-    axes[1].set_title("Search + C real steps; skip_r50 has nothing to correct", fontsize=10)
+    axes[1].set_title(f"Search + C real steps; {skip or 'the skip control'} has nothing to correct", fontsize=10)
     fig.tight_layout()
     return [(_save(fig, out_dir, "exp5_corrections"),
              "Each point is one Correct phase, all seeds; the probe is the last skipped Predict batches, the line "
              "search chose on other batches. Left: the plan's Exp 5 measure, the line search's own effect (no real "
-             "step between the two losses), for hybrid_r50 and, as a control, repeat_r50. Right: the whole Correct "
-             "phase including its C real optimiser steps, for hybrid_r50 and skip_r50, whose search has nothing to "
-             "rescale: what real steps alone do.", "Exp 5 correction effectiveness")]
+             f"step between the two losses), for {plan} and, as a control, {rep or 'no repeat control'}. Right: the "
+             f"whole Correct phase including its C real optimiser steps, for {plan} and {skip or 'no skip control'}, "
+             "whose search has nothing to rescale: what real steps alone do.", "Exp 5 correction effectiveness")]
 
 
 def phase_timeline(run_dir: Path, out_dir: Path, label: str):
@@ -377,10 +415,12 @@ def predictor_learning_curves(runs: dict[str, dict[int, Path]], out_dir: Path):
 
 
 def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir: str | Path,
-             hybrid_horizon: int | None = None) -> list[tuple]:
+             hybrid_horizon: int | None = None, roles: Roles | None = None) -> list[tuple]:
     """Draw every figure whose inputs exist under ``results_dir`` (``hybrid_horizon``: marked in the
-    shadow-mode figure)."""
+    shadow-mode figure; ``roles``: the study's roles, for the arms' colours and the phase timeline)."""
     res, out = Path(results_dir), Path(out_dir)
+    _ARM_COLORS.clear()
+    _ARM_COLORS.update(arm_colors(list(arms), roles))
     runs = {a: {s: res / f"runs/{a}/seed{s}" for s in seeds} for a in arms}
     figs = [loss_curves(runs, out)]
     cal = res / COSTS_FILE
@@ -396,7 +436,8 @@ def make_all(results_dir: str | Path, arms: list[str], seeds: list[int], out_dir
     exp3 = _logs(exp / "exp3_weight_delta", seeds)
     if exp3 and "shadow" in exp3[0]["results"]:
         figs.append(shadow_horizon_figure(shadow_table(exp3), out, hybrid_horizon))
-    hybrid = next((a for a in ("hybrid_r50", "hybrid_r25") if a in arms), None)
+    order = [roles.plan_r50, roles.plan_r25, *roles.compared] if roles is not None else []
+    hybrid = next((a for a in order if a is not None and a in arms), None)
     if hybrid:
         figs.append(phase_timeline(runs[hybrid][seeds[0]], out, f"{hybrid} seed {seeds[0]}"))
     lc = predictor_learning_curves(runs, out)  # the runs whose predictor logged a learning curve

@@ -17,15 +17,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .. import registry  # noqa: E402
 from ..analysis.frontier import frontier_at  # noqa: E402
 from .context import fmt  # noqa: E402
 
-__all__ = ["frontier_figures", "frontier_section", "save_figure", "KIND_MARKERS"]
+__all__ = ["frontier_figures", "frontier_section", "save_figure", "kind_marker"]
 
 SECTION = "Exp 4 prediction-phase training"
-#: one marker per predictor family (arm kind); a kind not listed gets "*"
-KIND_MARKERS = {"hybrid": "o", "skip": "x", "repeat": "s", "verified": "^", "dmd": "D", "nowcaster": "v",
-                "rssm_pretrained": "P"}
+
+
+def kind_marker(kind: str) -> str:
+    """One marker per predictor (the registry's ``marker``; outside predictors "*")."""
+    spec = registry.builtin(kind)
+    return spec.marker if spec is not None else "*"
 MEASURE_LABELS = {"time": "contention-free time (s)", "backward": "backward passes", "flops": "FLOPs"}
 _RATIO_CMAP = plt.get_cmap("viridis")
 
@@ -81,7 +85,8 @@ def _pareto(logs: list[dict], out_dir: Path, time_label: str):
             x, y = np.mean([p["cost"] for p in pts]), np.mean([p["loss"] for p in pts])
             ax.plot(x, y, marker="|", color="k", ms=12)
             rec = logs[0]["results"]["arms"][arm]
-            b = rec.get("budget") or (rec.get("backward_passes", 0) / max(1, logs[0]["results"]["arms"]["baseline"]
+            base = (logs[0]["results"].get("roles") or {}).get("baseline", "baseline")
+            b = rec.get("budget") or (rec.get("backward_passes", 0) / max(1, logs[0]["results"]["arms"][base]
                                                                         ["backward_passes"]))
             ax.annotate(f"b={b:.2f}", (x, y), textcoords="offset points", xytext=(3, 6), fontsize=7, color="k")
         for arm in fr0["predicted"]:
@@ -92,7 +97,7 @@ def _pareto(logs: list[dict], out_dir: Path, time_label: str):
             ys = np.array([g["loss"] for g in gaps], dtype=float)
             rec = logs[0]["results"]["arms"][arm]
             kind = rec["kind"]
-            marker = KIND_MARKERS.get(kind, "*")
+            marker = kind_marker(kind)
             color = _ratio_color(rec.get("prediction_ratio_requested"))
             # min-max bars over seeds; max(0, .) because the mean of equal values can round past them
             def bar(v: np.ndarray) -> list[list[float]]:
@@ -143,7 +148,7 @@ def _time_to_target(logs: list[dict], out_dir: Path, time_label: str):
             elif len(t) < len(recs):
                 partial.append((i, len(t)))
         means = np.array(means)
-        ax.plot(x, means, ls="--" if frontier else "-", marker="|" if frontier else KIND_MARKERS.get(kind, "*"),
+        ax.plot(x, means, ls="--" if frontier else "-", marker="|" if frontier else kind_marker(kind),
                 color=color, mfc="none", lw=1, ms=8, label=arm if len(arms) <= 16 else None)
         for i, k in partial:  # reached in some seeds only: the mean of those, and how many
             ax.annotate(f"{k}/{len(logs)}", (x[i], means[i]), textcoords="offset points", xytext=(5, 2 + 7 * (j % 3)),

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..analysis.shadow import FIELD, spearman, summarise
+from .. import registry
+from ..analysis.shadow import FIELD, is_simple, spearman, summarise
 from .context import fmt
 
 __all__ = ["shadow_section", "implication"]
@@ -70,18 +71,19 @@ def _work(c: Mapping, key: str, horizon: int) -> str:
     return f"does work that cannot be told from that of the {horizon} real steps it replaces ({_pct_ci(c, key)})"
 
 
-def implication(table: Mapping[str, Mapping], horizon: int) -> str:
+def implication(table: Mapping[str, Mapping], horizon: int, plan: str = HYBRID) -> str:
     """What progress captured at ``horizon`` (the hybrid's Predict length) implies for H1 and H2, in
     a few generated sentences (``table``: :func:`~predictive_training.analysis.shadow.summarise`
     output). Comparisons are between 95% intervals; no cut-off is involved."""
     at = {c["predictor"]: c for c in table.values() if int(c["horizon"]) == int(horizon)}
-    r = at.get(HYBRID)
+    r = at.get(plan)
     if not r or r.get("progress") is None:
-        return (f"No shadow rows of the hybrid's predictor ({HYBRID}) at its horizon Y = {horizon}: shadow mode says "
+        return (f"No shadow rows of the hybrid's predictor ({plan}) at its horizon Y = {horizon}: shadow mode says "
                 "nothing about H1 or H2 here.")
-    simple = {k: v for k, v in at.items() if k not in (HYBRID, "zero") and not k.startswith("span")
-              and k not in FIELD and v.get("progress") is not None}
+    simple = {k: v for k, v in at.items() if k != plan and is_simple(k) and v.get("progress") is not None}
     field = {k: v for k, v in at.items() if k in FIELD and v.get("progress") is not None}
+    outside = {k: v for k, v in at.items() if k != plan and registry.group_of(k) == "outside"
+               and v.get("progress") is not None}
     spans = {k: v for k, v in at.items() if k.startswith("span") and v.get("progress") is not None}
     s = (f"H1: at the hybrid arms' horizon Y = {horizon}, the RSSM's predicted delta has cosine "
          f"{fmt(r.get('cosine_mean'))} with the real one and {fmt(r.get('norm_ratio_mean'))} of its norm, and applied "
@@ -94,6 +96,8 @@ def implication(table: Mapping[str, Mapping], horizon: int) -> str:
         s += (f", and {_cmp(r, field[top_f])} the best of the field's predictors ({top_f}, {_pct_ci(field[top_f])}; "
               + ", ".join(f"{k} {_pct_ci(v)}" for k, v in field.items() if k != top_f) + ")"
               if len(field) > 1 else f", and {_cmp(r, field[top_f])} {top_f} ({_pct_ci(field[top_f])})")
+    if outside:
+        s += ("; outside predictors: " + ", ".join(f"{k} {_pct_ci(v)} ({_cmp(r, v)} the RSSM's)" for k, v in outside.items()))
     if spans:
         top = max(spans, key=lambda k: spans[k].get("cosine_mean") or -1)
         o = spans[top]
@@ -138,7 +142,8 @@ def shadow_section(exp3_logs: Sequence[Mapping], exp2_logs: Sequence[Mapping], h
                      fmt(c.get("progress_se_median")),
                      f"{fmt(c.get('gain_real_mean'))} ({fmt(c.get('gain_real_se_median'))})",
                      "-" if sp.get("rho") is None else f"{fmt(sp['rho'])} (p {fmt(sp.get('p_value'))}, n {sp.get('n')})"])
-    paras = [implication(table, hybrid_horizon)]
+    plan = logs[0]["results"].get("criteria_from", {}).get("predictor", HYBRID)
+    paras = [implication(table, hybrid_horizon, plan)]
     pairs = [p for lg in exp2_logs for p in lg["results"].get("uncertainty_vs_loss_error", {}).get("pairs", [])]
     if pairs:
         arr = np.array([[np.nan if u is None else u, e] for _, u, e in pairs], dtype=float)

@@ -88,6 +88,8 @@ def frontier_cells(logs: list[dict], alpha: float = 0.05) -> list[dict]:
                     cell["row"] = tests.paired_row("exp4", name, own, front, 0.0, _DIRECTION[metric],
                                                    family="study")
                     cell["status"] = "confirmatory" if cell["confirmatory"] else "exploratory (unadjusted p)"
+                    if cell["row"].note:  # e.g. zero variance of the paired gaps: no test, no claim
+                        cell["status"] += f"; {cell['row'].note}"
                 cells.append(cell)
     return cells
 

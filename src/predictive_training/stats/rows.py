@@ -6,14 +6,19 @@ One row per criterion of the plan (STUDY.md section 2), tested over seeds:
   test of the per-seed estimates against the threshold, with a bootstrap 95% interval;
 - a "within X% of baseline" criterion is an equivalence test (TOST, paired by seed) with the
   plan's margin; its estimate is the relative gap (arm - baseline) / baseline;
-- before/after correction and hybrid-vs-control comparisons are paired t tests by seed;
+- before/after correction and arm-vs-control comparisons are paired t tests by seed; an arm is
+  compared with a control (``<arm>_beats_<control>``, family ``study``) only when their realised
+  prediction ratios (mean over seeds) lie within :data:`COMPARABLE` of each other; otherwise the row
+  says "not comparable: realised ratio X vs Y" and makes no claim (the frontier at equal backward
+  passes is the like-for-like comparison);
 - every row names its family (``family``): ``plan`` for the plan's criteria and the evidence it
   names, ``study`` for the study's own controls (Exp 4's hybrid-vs-control comparisons and the
   confirmatory "beats the conventional frontier at equal time" rows, Exp 5's repeat/skip controls); Bonferroni correction runs within each family (every row with a p-value).
 
 The rule for ``passed`` (estimate on the right side of the threshold AND adjusted p < alpha) is
 in :func:`.tests.tests_table`. Experiments not in the study contribute no rows, and the decisions
-then say "not evaluated".
+then say "not evaluated". Arms are read through their roles, as the experiment logs record them
+(``results.roles``: ``config.Roles.record``), never by their names.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ import pandas as pd
 from . import tests
 from .decisions import decide
 from .frontier import frontier_table, frontier_test_rows
+
+#: How far apart (absolute) an arm's and a control's realised prediction ratios may be for a
+#: "beats control" row to make a claim.
+COMPARABLE = 0.05
 
 
 def _crit(logs: list[dict], name: str) -> np.ndarray:
@@ -86,29 +95,64 @@ def _dig(d: dict, key: str):
     return d
 
 
-def exp4_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
+def _roles(logs: list[dict]) -> dict:
+    """The roles the logs record (``config.Roles.record``); ValueError for a log from before them."""
+    r = logs[0]["results"].get("roles")
+    if r is None:
+        raise ValueError(f"{logs[0].get('experiment_id')} log has no results.roles: a log from before roles; "
+                         "rerun the experiment")
+    return r
+
+
+def _ratio(logs: list[dict], arm: str) -> float:
+    return float(np.mean(_arm_values(logs, arm, "realised_ratio")))
+
+
+def control_rows(logs: list[dict], roles: dict) -> list[tests.TestRow]:
+    """Every compared arm against each control at its nominal ratio and horizon (``<arm>_beats_<control>``:
+    control loss - arm loss > 0, paired t, family ``study``), or a ``not_comparable`` row when their
+    realised prediction ratios differ by more than :data:`COMPARABLE`."""
     arms = set(logs[0]["results"]["arms"])
     rows: list[tests.TestRow] = []
-    base = _arm_values(logs, "baseline", "final_val_loss")
-    for arm, metric, margin in (("hybrid_r25", "loss_gap_r25", th["exp4_loss_margin_r25"]),
-                                ("hybrid_r50", "loss_gap_r50", th["exp4_loss_margin_r50"])):
-        if arm in arms:
-            rows.append(tests.tost_row("exp4", metric, _arm_values(logs, arm, "final_val_loss"), base, margin))
-    if "hybrid_r50" in arms:
+    for arm in roles["compared"]:
+        if arm not in arms:
+            continue
+        own = _arm_values(logs, arm, "final_val_loss")
+        for kind, control in roles["controls_of"].get(arm, {}).items():
+            if control not in arms:
+                continue
+            name = f"{arm}_beats_{control}"
+            ctrl = _arm_values(logs, control, "final_val_loss")
+            ra, rc = _ratio(logs, arm), _ratio(logs, control)
+            if abs(ra - rc) > COMPARABLE:
+                rows.append(tests.not_comparable_row(
+                    "exp4", name, ctrl, own, f"not comparable: realised ratio {ra:.2f} vs {rc:.2f} (more than "
+                    f"{COMPARABLE} apart; see the frontier at equal backward passes)"))
+            else:
+                rows.append(tests.paired_row("exp4", name, ctrl, own, 0.0, family="study"))
+    return rows
+
+
+def exp4_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
+    roles = _roles(logs)
+    rows: list[tests.TestRow] = []
+    base = _arm_values(logs, roles["baseline"], "final_val_loss")
+    for key, margin in (("r25", th["exp4_loss_margin_r25"]), ("r50", th["exp4_loss_margin_r50"])):
+        arm = roles[f"plan_{key}"]
+        if arm is not None:
+            rows.append(tests.tost_row("exp4", f"loss_gap_{key}", _arm_values(logs, arm, "final_val_loss"), base,
+                                       margin))
+    plan = roles["plan_r50"]
+    if plan is not None:
         # "Downstream delta < 1%": an absolute margin of 1 percentage point of cloze accuracy.
-        base_acc = _arm_values(logs, "baseline", "downstream.cloze_accuracy")
+        base_acc = _arm_values(logs, roles["baseline"], "downstream.cloze_accuracy")
         if np.isfinite(base_acc).all() and base_acc.mean() > 0:
             rows.append(tests.tost_row(
-                "exp4", "downstream_gap_r50", _arm_values(logs, "hybrid_r50", "downstream.cloze_accuracy"),
+                "exp4", "downstream_gap_r50", _arm_values(logs, plan, "downstream.cloze_accuracy"),
                 base_acc, th["exp4_downstream_margin"] / abs(base_acc.mean()), relative_estimate=False))
-        rows.append(tests.one_sample_row("exp4", "speedup_r50", _arm_values(logs, "hybrid_r50", "speedup"),
+        rows.append(tests.one_sample_row("exp4", "speedup_r50", _arm_values(logs, plan, "speedup"),
                                          th["exp4_speedup"]))
-        hybrid = _arm_values(logs, "hybrid_r50", "final_val_loss")
-        for control in ("skip_r50", "repeat_r50", "matched_r50"):
-            if control in arms:  # does the hybrid beat its control? (control loss - hybrid loss > 0)
-                rows.append(tests.paired_row("exp4", f"hybrid_r50_beats_{control}",
-                                             _arm_values(logs, control, "final_val_loss"), hybrid, 0.0,
-                                             family="study"))
+    rows.extend(control_rows(logs, roles))
     # the conventional frontier (issue 16): the confirmatory "beats the frontier at equal time" rows
     rows.extend(frontier_test_rows(logs))
     return rows
@@ -116,8 +160,11 @@ def exp4_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
 
 def exp5_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
     """The plan's Exp 5 rows on the correction's own effect (probe loss after Predict -> after the
-    line search, :mod:`predictive_training.analysis.exp5`), and the study's control rows."""
+    line search, :mod:`predictive_training.analysis.exp5`; the plan's 50% arm), and the study's
+    control rows and rows for every other compared arm."""
     res = [lg["results"] for lg in logs]
+    if res[0].get("arm") is None:  # no plan arm: only the study's rows of the other arms
+        return exp5_arm_rows(logs, th)
     rows = []
     for metric, threshold in (("loss_reduction", th["exp5_loss_reduction"]),
                               ("share_positive", th["exp5_share_positive"])):
@@ -132,7 +179,7 @@ def exp5_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
     err = _finite(_crit(logs, "error_reduction"))  # None where the summed shortfall is not positive
     if err.size:
         rows.append(tests.one_sample_row("exp5", "error_reduction", err, th["exp5_error_reduction"]))
-    return rows + exp5_control_rows(logs, th)
+    return rows + exp5_control_rows(logs, th) + exp5_arm_rows(logs, th)
 
 
 def _control(logs: list[dict], arm: str, key: str) -> np.ndarray | None:
@@ -142,37 +189,79 @@ def _control(logs: list[dict], arm: str, key: str) -> np.ndarray | None:
     return np.array([lg["results"]["controls"][arm]["summary"][key] for lg in logs], dtype=float)
 
 
-def exp5_control_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
-    """The study's Exp 5 controls (family ``study``), paired by seed:
+def _control_of(logs: list[dict], kind: str) -> str | None:
+    """The plan arm's control of ``kind`` (``skip``, ``repeat``) that every log has."""
+    names = [{k: c for c, k in (lg["results"].get("control_kinds") or {}).items()}.get(kind) for lg in logs]
+    return names[0] if names and names[0] is not None and all(n == names[0] for n in names) else None
 
-    - ``repeat_r50_loss_reduction``, ``repeat_r50_share_positive``: the same search effect, with
-      the plan's thresholds, for a trivial fast-forward prediction corrected the same way;
-    - ``skip_r50_search_effect_max_abs``: the largest |search effect| of the skip arm over all
+
+def exp5_control_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
+    """The study's Exp 5 controls of the plan arm (family ``study``), paired by seed:
+
+    - ``<repeat>_loss_reduction``, ``<repeat>_share_positive``: the same search effect, with the
+      plan's thresholds, for a trivial fast-forward prediction corrected the same way (the repeat
+      control, ``repeat_r50`` by default);
+    - ``<skip>_search_effect_max_abs``: the largest |search effect| of the skip control over all
       events and seeds, which must be 0 (nothing to rescale: a check of the measurement);
-    - ``correct_phase_hybrid_r50_minus_skip_r50``: the whole Correct phase's mean relative
-      reduction (search + C real steps) of the hybrid minus that of the skip arm (the same real
-      steps with nothing to correct), paired t, > 0.
+    - ``correct_phase_<arm>_minus_<skip>``: the whole Correct phase's mean relative reduction
+      (search + C real steps) of the plan arm minus that of the skip control (the same real steps
+      with nothing to correct), paired t, > 0.
     """
     rows: list[tests.TestRow] = []
-    rep_red, rep_share = _control(logs, "repeat_r50", "mean_relative_reduction"), _control(
-        logs, "repeat_r50", "share_positive")
-    if rep_red is not None and _finite(rep_red).size:
-        rows.append(tests.one_sample_row("exp5", "repeat_r50_loss_reduction", _finite(rep_red),
-                                         th["exp5_loss_reduction"], family="study"))
-        rows.append(tests.one_sample_row("exp5", "repeat_r50_share_positive", _finite(rep_share),
-                                         th["exp5_share_positive"], family="study"))
-    skip_max = _control(logs, "skip_r50", "search_effect_max_abs")
-    if skip_max is not None and np.isfinite(skip_max).any():
-        rows.append(tests.descriptive_row("exp5", "skip_r50_search_effect_max_abs",
-                                          float(np.nanmax(skip_max)), 0.0, len(logs), family="study"))
-    skip_full = _control(logs, "skip_r50", "correct_phase_mean_relative_reduction")
-    if skip_full is not None:
-        hyb = np.array([lg["results"]["summary"]["correct_phase_mean_relative_reduction"] for lg in logs],
-                       dtype=float)
-        ok = np.isfinite(hyb) & np.isfinite(skip_full)
-        if ok.any():
-            rows.append(tests.paired_row("exp5", "correct_phase_hybrid_r50_minus_skip_r50", hyb[ok], skip_full[ok],
-                                         0.0, family="study"))
+    arm = logs[0]["results"]["arm"]
+    rep, skip = _control_of(logs, "repeat"), _control_of(logs, "skip")
+    if rep is not None:
+        rep_red, rep_share = _control(logs, rep, "mean_relative_reduction"), _control(logs, rep, "share_positive")
+        if rep_red is not None and _finite(rep_red).size:
+            rows.append(tests.one_sample_row("exp5", f"{rep}_loss_reduction", _finite(rep_red),
+                                             th["exp5_loss_reduction"], family="study"))
+            rows.append(tests.one_sample_row("exp5", f"{rep}_share_positive", _finite(rep_share),
+                                             th["exp5_share_positive"], family="study"))
+    if skip is not None:
+        skip_max = _control(logs, skip, "search_effect_max_abs")
+        if skip_max is not None and np.isfinite(skip_max).any():
+            rows.append(tests.descriptive_row("exp5", f"{skip}_search_effect_max_abs",
+                                              float(np.nanmax(skip_max)), 0.0, len(logs), family="study"))
+        skip_full = _control(logs, skip, "correct_phase_mean_relative_reduction")
+        if skip_full is not None:
+            hyb = np.array([lg["results"]["summary"]["correct_phase_mean_relative_reduction"] for lg in logs],
+                           dtype=float)
+            ok = np.isfinite(hyb) & np.isfinite(skip_full)
+            if ok.any():
+                rows.append(tests.paired_row("exp5", f"correct_phase_{arm}_minus_{skip}", hyb[ok], skip_full[ok],
+                                             0.0, family="study"))
+    return rows
+
+
+def exp5_arm_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
+    """Every compared arm but the plan's (``by_arm``; family ``study``): its search effect with the
+    plan's thresholds (``<arm>_loss_reduction``, ``<arm>_share_positive``) and, where a skip control
+    runs at its ratio and horizon, its whole Correct phase against the skip control's
+    (``correct_phase_<arm>_minus_<skip>``)."""
+    plan = logs[0]["results"].get("arm")
+    arms = [a for a in logs[0]["results"].get("by_arm", {}) if a != plan
+            and all(a in lg["results"].get("by_arm", {}) for lg in logs)]
+    rows: list[tests.TestRow] = []
+    for arm in arms:
+        rec = [lg["results"]["by_arm"][arm] for lg in logs]
+        red = _finite(np.array([r["summary"]["mean_relative_reduction"] for r in rec], dtype=float))
+        share = _finite(np.array([r["summary"]["share_positive"] for r in rec], dtype=float))
+        if red.size:
+            rows.append(tests.one_sample_row("exp5", f"{arm}_loss_reduction", red, th["exp5_loss_reduction"],
+                                             family="study"))
+        if share.size:
+            rows.append(tests.one_sample_row("exp5", f"{arm}_share_positive", share, th["exp5_share_positive"],
+                                             family="study"))
+        skips = [{c for c, v in r["controls"].items() if v["kind"] == "skip"} for r in rec]
+        skip = next(iter(skips[0]), None) if skips and all(s == skips[0] for s in skips) else None
+        if skip is not None:
+            own = np.array([r["summary"]["correct_phase_mean_relative_reduction"] for r in rec], dtype=float)
+            ctl = np.array([r["controls"][skip]["summary"]["correct_phase_mean_relative_reduction"] for r in rec],
+                           dtype=float)
+            ok = np.isfinite(own) & np.isfinite(ctl)
+            if ok.any():
+                rows.append(tests.paired_row("exp5", f"correct_phase_{arm}_minus_{skip}", own[ok], ctl[ok], 0.0,
+                                             family="study"))
     return rows
 
 
