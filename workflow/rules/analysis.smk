@@ -1,6 +1,6 @@
 rule exp1_gradient_structure:
     input:
-        run=f"{RESULTS}/runs/baseline/seed{{seed}}",
+        run=run_dir(BASELINE, "{seed}"),
     output:
         f"{RESULTS}/experiments/exp1_gradient_structure/seed{{seed}}.json",
     log:
@@ -14,7 +14,7 @@ rule exp1_gradient_structure:
         mem_mb=4000,
         runtime=30,
     params:
-        thresholds=config["thresholds"],
+        cfg=reads(*LOG_KEYS, "thresholds", "record"),
     script:
         "../scripts/exp1.py"
 
@@ -36,7 +36,7 @@ rule exp4_prediction_phases:
         mem_mb=1000,
         runtime=10,
     params:
-        thresholds=config["thresholds"],
+        cfg=reads(*LOG_KEYS, *ROLE_KEYS, "thresholds", "frontier"),
     script:
         "../scripts/exp4.py"
 
@@ -57,14 +57,14 @@ rule exp5_correction:
         mem_mb=1000,
         runtime=10,
     params:
-        thresholds=config["thresholds"],
+        cfg=reads(*LOG_KEYS, *ROLE_KEYS, "thresholds"),
     script:
         "../scripts/exp5.py"
 
 
 rule exp2_loss_prediction:
     input:
-        run=f"{RESULTS}/runs/baseline/seed{{seed}}",
+        run=run_dir(BASELINE, "{seed}"),
     output:
         f"{RESULTS}/experiments/exp2_loss_prediction/seed{{seed}}.json",
     log:
@@ -78,16 +78,14 @@ rule exp2_loss_prediction:
         mem_mb=2000,
         runtime=20,
     params:
-        thresholds=config["thresholds"],
-        dynamics=config["dynamics"],
-        rssm=config["hybrid"]["rssm"],
+        cfg=plan_reads(*LOG_KEYS, "thresholds", "dynamics", "hybrid.rssm", "seeds"),
     script:
         "../scripts/exp2.py"
 
 
 rule exp3_weight_delta:
     input:
-        run=f"{RESULTS}/runs/baseline/seed{{seed}}",
+        run=run_dir(BASELINE, "{seed}"),
         replay=lambda w: replay_dir(w.seed),
     output:
         f"{RESULTS}/experiments/exp3_weight_delta/seed{{seed}}.json",
@@ -102,8 +100,6 @@ rule exp3_weight_delta:
         mem_mb=2000,
         runtime=20,
     params:
-        thresholds=config["thresholds"],
-        dynamics=config["dynamics"],
-        rssm=config["hybrid"]["rssm"],
+        cfg=plan_reads(*LOG_KEYS, "thresholds", "dynamics", "record.shadow"),
     script:
         "../scripts/exp3.py"

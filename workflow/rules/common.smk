@@ -1,9 +1,11 @@
 # Helpers shared by the rules: config validation (before any job), paths, input functions.
+import copy
 from pathlib import Path
 
 from snakemake.utils import update_config
 
 import predictive_training.config as study_config
+from predictive_training.analysis.exp5 import exp5_arms
 
 # No --configfile: the embedded default study, with any --config overrides on top. With
 # --configfile: those files alone (cluster jobs receive the same files, so they agree).
@@ -15,6 +17,12 @@ if not workflow.overwrite_configfiles:
 
 try:
     _validated = study_config.validate(config, base_dir=workflow.basedir)
+    # outside predictors (and per-arm options) are checked against their classes before any job
+    # (this imports them, and torch, only when the config names one)
+    if study_config.needs_predictor_check(_validated):
+        from predictive_training.dynamics.base import check_config_predictors
+
+        check_config_predictors(_validated)
 except study_config.ConfigError as exc:
     raise WorkflowError(f"invalid study config: {exc}")
 config.clear()
@@ -24,6 +32,93 @@ RESULTS = f"results/{config['study']}"
 CALIBRATION = f"{RESULTS}/calibration.json"
 ARMS = list(config["arms"])
 SEEDS = list(config["seeds"])
+# which arm plays which part (config.roles): rules find arms through it, never by name
+ROLES = study_config.roles(config)
+BASELINE = ROLES.baseline
+
+
+def reads(*paths, **extra):
+    """The part of the study config a rule's script reads, as the rule's ``cfg`` param: each path a
+    top-level key (``train``) or a dotted key (``train.batch_size``). Scripts read only this
+    (tests/test_workflow.py checks that no script reads ``snakemake.config``), so a rule reruns
+    when a key it reads changes, and a read of a key it does not declare fails with a KeyError.
+    ``extra``: top-level keys given other values (a reduced ``arms``, the resolved ``roles``).
+    """
+    out = {}
+    for path in paths:
+        *parents, last = path.split(".")
+        src, dst = config, out
+        for key in parents:
+            src, dst = src[key], dst.setdefault(key, {})
+        dst[last] = copy.deepcopy(src[last])
+    out.update(copy.deepcopy(extra))
+    return out
+
+
+def resolved_roles(**override):
+    """The roles block with the baseline resolved (for a rule that gets a reduced ``arms``)."""
+    return {
+        "baseline": BASELINE,
+        "plan_r25": None,
+        "plan_r50": None,
+        "controls": None,
+        "frontier": None,
+        **override,
+    }
+
+
+#: What every experiment log records of the study (analysis/template.py: log_config).
+LOG_KEYS = ("study", "data.source", "model", "train")
+#: What reading arms through their roles needs (config.roles: the arms, the roles block, the horizon).
+ROLE_KEYS = ("arms", "roles", "hybrid.horizon")
+
+
+def plan_reads(*paths):
+    """``reads(paths)`` with the arms reduced to the baseline and the plan's arms (Experiments 2 and 3
+    need only which predictor the plan's arms run: config.plan_predictor)."""
+    plan = [a for a in (BASELINE, ROLES.plan_r50, ROLES.plan_r25) if a is not None]
+    return reads(
+        *paths,
+        "hybrid.horizon",
+        arms={a: config["arms"][a] for a in plan},
+        roles=resolved_roles(plan_r25=ROLES.plan_r25, plan_r50=ROLES.plan_r50),
+    )
+
+
+def loso_config(name):
+    """What training a leave-one-seed-out predictor reads: its settings and the horizons it predicts
+    (its arms and the baseline's shadow)."""
+    arms = [a for a in ARMS if study_config.loso_model_name(config, a) == name] + [
+        BASELINE
+    ]
+    return reads(
+        "model",
+        "hybrid",
+        "record.shadow",
+        arms={a: config["arms"][a] for a in dict.fromkeys(arms)},
+        roles=resolved_roles(),
+    )
+
+
+def train_config(arm):
+    """What a training job reads: the sections of training, its own arm and the baseline (its name,
+    through the roles), and for the baseline also the leave-one-seed-out arms (they decide what the
+    baseline records for them)."""
+    arms = [arm, BASELINE]
+    if arm == BASELINE:
+        arms += [a for a in ARMS if study_config.loso_model_name(config, a)]
+    return reads(
+        "device",
+        "threads",
+        "model",
+        "train",
+        "record",
+        "hybrid",
+        "predictors",
+        "thresholds.exp3_cosine",
+        arms={a: config["arms"][a] for a in dict.fromkeys(arms)},
+        roles=resolved_roles(),
+    )
 
 
 wildcard_constraints:
@@ -43,24 +138,25 @@ def experiment_logs(name):
     return [f"{RESULTS}/experiments/{name}/seed{s}.json" for s in SEEDS]
 
 
+# Exp 5 reads every predicted arm that is not a control, their skip and repeat controls and the
+# baseline (analysis/exp5.py: exp5_arms)
+EXP5_ARMS = exp5_arms(config)
+
+
 def experiments():
     """Experiments the configured arms support (Exp 2 and 3 need the baseline's shadow records,
-    Exp 5 needs hybrid_r50, Exp 4 a second arm)."""
+    Exp 4 a second arm, Exp 5 a predicted arm that is not a control)."""
     names = ["exp1_gradient_structure"]
-    if "baseline" in config["record"]["shadow"]["arms"]:
+    if BASELINE in config["record"]["shadow"]["arms"]:
         names += ["exp2_loss_prediction", "exp3_weight_delta"]
     if len(ARMS) > 1:
         names.append("exp4_prediction_phases")
-    if "hybrid_r50" in ARMS:
+    if EXP5_ARMS:
         names.append("exp5_correction")
     return names
 
 
 EXPERIMENTS = experiments()
-# Exp 5 reads hybrid_r50 (the plan's arm), the baseline (the shortfall) and the controls present
-EXP5_ARMS = [
-    a for a in ("hybrid_r50", "baseline", "repeat_r50", "skip_r50") if a in ARMS
-]
 
 
 def shadow_logs():
@@ -82,21 +178,21 @@ def loso_model(name, seed):
 
 def other_baselines(seed):
     """The baseline runs a leave-one-seed-out model of ``seed`` trains on: every seed but ``seed``."""
-    return [run_dir("baseline", s) for s in SEEDS if int(s) != int(seed)]
+    return [run_dir(BASELINE, s) for s in SEEDS if int(s) != int(seed)]
 
 
 def train_inputs(wildcards):
-    """The train rule's inputs: the data, and for a nowcaster or rssm_pretrained arm its model."""
+    """The train rule's inputs: the data, and for a leave-one-seed-out predictor's arm its model."""
     out = {"data": f"{RESULTS}/data"}
-    kind = config["arms"][wildcards.arm]["kind"]
-    if kind in study_config.LEAVE_ONE_SEED_OUT:
-        out[kind] = loso_model(kind, wildcards.seed)
+    name = study_config.loso_model_name(config, wildcards.arm)
+    if name is not None:
+        out[name] = loso_model(name, wildcards.seed)
     return out
 
 
 def replay_inputs(wildcards):
     """The shadow_replay rule's inputs: the data, the baseline run it replays, the models."""
-    out = {"data": f"{RESULTS}/data", "run": run_dir("baseline", wildcards.seed)}
+    out = {"data": f"{RESULTS}/data", "run": run_dir(BASELINE, wildcards.seed)}
     for name in study_config.loso_shadow(config):
         out[name] = loso_model(name, wildcards.seed)
     return out

@@ -12,8 +12,6 @@ rule prepare_data:
         mem_mb=4000,
         runtime=30,
     params:
-        data=config["data"],
-        batch=config["train"]["batch_size"],
-        context=config["model"]["context"],
+        cfg=reads("data", "train.batch_size", "model.context"),
     script:
         "../scripts/prepare_data.py"

@@ -21,7 +21,7 @@ rule train_nowcaster:
         mem_mb=8000,
         runtime=60,
     params:
-        nowcaster=config["hybrid"]["nowcaster"],
+        cfg=loso_config("nowcaster"),
     script:
         "../scripts/train_predictor.py"
 
@@ -43,8 +43,7 @@ rule train_rssm_pretrained:
         mem_mb=4000,
         runtime=60,
     params:
-        rssm=config["hybrid"]["rssm"],
-        rssm_pretrained=config["hybrid"]["rssm_pretrained"],
+        cfg=loso_config("rssm_pretrained"),
     script:
         "../scripts/train_predictor.py"
 
@@ -65,6 +64,6 @@ rule shadow_replay:
         mem_mb=4000,
         runtime=120,
     params:
-        record=config["record"],
+        cfg=train_config(BASELINE),
     script:
         "../scripts/shadow_replay.py"

@@ -30,7 +30,7 @@ rule statistics:
         mem_mb=2000,
         runtime=10,
     params:
-        thresholds=config["thresholds"],
+        cfg=reads("thresholds"),
     script:
         "../scripts/statistics.py"
 
@@ -57,6 +57,8 @@ rule figures:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        cfg=reads("study", "seeds", *ROLE_KEYS),
     script:
         "../scripts/figures.py"
 
@@ -91,5 +93,7 @@ rule study_report:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        cfg=reads(*LOG_KEYS, "arms", "roles", "hybrid", "sweep", "seeds", "thresholds"),
     script:
         "../scripts/study_report.py"

@@ -14,10 +14,7 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
-        arm=lambda w: config["arms"][w.arm],
-        model=config["model"],
-        train=config["train"],
-        record=config["record"],
+        cfg=lambda w: train_config(w.arm),
     script:
         "../scripts/train.py"
 
@@ -38,10 +35,17 @@ rule calibrate:
         mem_mb=4000,
         runtime=30,
     params:
-        model=config["model"],
-        train=config["train"],
-        hybrid=config["hybrid"],
-        arms=config["arms"],
-        calibration=config["calibration"],
+        cfg=reads(
+            "device",
+            "threads",
+            "data",
+            "model",
+            "train",
+            "record",
+            "hybrid",
+            "arms",
+            "predictors",
+            "calibration",
+        ),
     script:
         "../scripts/calibrate.py"

@@ -4,5 +4,5 @@ from predictive_training.cli import setup_logging
 from predictive_training.training.calibrate import calibrate
 
 setup_logging(snakemake.log[0])
-calibrate(snakemake.config, snakemake.input.data, snakemake.output[0],
-          repeats=snakemake.config["calibration"]["repeats"])
+calibrate(snakemake.params.cfg, snakemake.input.data, snakemake.output[0],
+          repeats=snakemake.params.cfg["calibration"]["repeats"])

@@ -4,4 +4,4 @@ from predictive_training.cli import setup_logging
 from predictive_training.data.prepare import prepare
 
 setup_logging(snakemake.log[0])
-prepare(snakemake.config, snakemake.output[0], base_dir=snakemake.scriptdir + "/../..")
+prepare(snakemake.params.cfg, snakemake.output[0], base_dir=snakemake.scriptdir + "/../..")

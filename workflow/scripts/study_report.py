@@ -9,6 +9,6 @@ from predictive_training.report.build import build_report
 setup_logging(snakemake.log[0])
 fig_dir = Path(snakemake.input.figures)
 figures = [(fig_dir / f["file"], f["caption"], f["section"]) for f in json.loads((fig_dir / "index.json").read_text())]
-build_report(snakemake.config, f"results/{snakemake.config['study']}", snakemake.input.tests,
+build_report(snakemake.params.cfg, f"results/{snakemake.params.cfg['study']}", snakemake.input.tests,
              snakemake.input.decisions, figures, snakemake.input.runs, snakemake.output.html, snakemake.output.pdf,
              frontier_csv=snakemake.input.frontier)

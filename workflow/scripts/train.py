@@ -7,11 +7,12 @@ from step N" in this job's log) to the same results as an uninterrupted run.
 """
 
 from predictive_training.cli import setup_logging
-from predictive_training.config import LEAVE_ONE_SEED_OUT
+from predictive_training.config import loso_model_name
 from predictive_training.training.run import run_training
 
 setup_logging(snakemake.log[0])
-# a nowcaster or rssm_pretrained arm: its model, trained on the other seeds (rules in predictors.smk)
-files = {name: snakemake.input[name] for name in LEAVE_ONE_SEED_OUT if name in snakemake.input.keys()}
-run_training(snakemake.config, snakemake.input.data, snakemake.wildcards.arm, int(snakemake.wildcards.seed),
-             snakemake.output[0], files=files)
+cfg, arm = snakemake.params.cfg, snakemake.wildcards.arm
+# a leave-one-seed-out predictor's arm: its model, trained on the other seeds (rules in predictors.smk)
+name = loso_model_name(cfg, arm)
+files = {name: snakemake.input[name]} if name is not None else {}
+run_training(cfg, snakemake.input.data, arm, int(snakemake.wildcards.seed), snakemake.output[0], files=files)

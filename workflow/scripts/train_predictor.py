@@ -7,4 +7,4 @@ from predictive_training.dynamics.rssm_pretrain import pretrain_for_seed
 
 setup_logging(snakemake.log[0])
 train = {"train_nowcaster": train_for_seed, "train_rssm_pretrained": pretrain_for_seed}[snakemake.rule]
-train(snakemake.config, list(snakemake.input.runs), int(snakemake.wildcards.seed), snakemake.output.model)
+train(snakemake.params.cfg, list(snakemake.input.runs), int(snakemake.wildcards.seed), snakemake.output.model)
