@@ -1,7 +1,6 @@
 """The Snakemake workflow: lint, formatting, dry runs, bad config, and the smoke study end to end."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,13 +48,10 @@ def test_bad_config_stops_before_any_job(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_study_end_to_end(tmp_path):
-    """The whole DAG on config/smoke.yaml, in a copy of the workflow so results/ stays clean."""
-    for name in ("Snakefile", "workflow", "config", "profiles", "envs", "requirements.txt"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    snakemake("--cores", "2", "--configfile", "config/smoke.yaml", cwd=tmp_path)
-    res = tmp_path / "results/smoke"
+def test_smoke_study_end_to_end(smoke_study):
+    """The whole DAG on config/smoke.yaml, in a copy of the workflow so results/ stays clean (the
+    session's smoke study: tests/conftest.py)."""
+    res = smoke_study
     runs = pd.read_csv(res / "runs/summary.csv")
     cfg_seeds = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())["seeds"]
     assert sorted(runs.seed.unique()) == cfg_seeds

@@ -4,7 +4,8 @@ One folder per concept; each part imports only from the parts listed after it (c
 import-linter, ``pyproject.toml``):
 
 - ``cli``: the command line (``python -m predictive_training validate|prepare|train``).
-- ``report``: figures, the HTML and PDF reports, their assembly with provenance.
+- ``report``: figures, the HTML and PDF reports, their assembly with provenance; a study's committed
+  findings (``findings/<study>/``) and ``FINDINGS.md``.
 - ``stats``: tests over seeds (bootstrap, t, TOST, Bonferroni), test rows per experiment, decisions.
 - ``analysis`` and ``training`` (neither imports the other): one module per experiment, on
   recorded runs; the trainers (conventional, hybrid phase machine, controls), recorders, checkpoints.

@@ -7,6 +7,8 @@ Snakemake rules call these through thin scripts; people can call them directly:
     python -m predictive_training train config/config.yaml results/default/data baseline 0 OUT
     python -m predictive_training calibrate config/config.yaml results/default/data OUT.json
     python -m predictive_training plan --configfile config/paper.yaml [--json OUT.json]
+    python -m predictive_training findings results/default [--out findings/default]
+    python -m predictive_training findings --index
 """
 
 from __future__ import annotations
@@ -63,8 +65,23 @@ def main(argv: list[str] | None = None) -> int:
                    help="the two reduced batch sizes of the Full step when the config's does not fit (default 1,4)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls before the timed ones (default 1)")
     p.add_argument("--json", default=None, help="also write the plan here")
+    p = sub.add_parser("findings", help="write findings/<study>/, the committed summary of results/<study>/; "
+                                        "or, with --index, FINDINGS.md from every findings/*/")
+    p.add_argument("results", nargs="?", help="a finished study's results folder, e.g. results/default")
+    p.add_argument("--out", default=None, help="the findings folder (default: findings/<name of the results folder>)")
+    p.add_argument("--configfile", default=None,
+                   help="the study's config (default: the file under config/ whose validated content equals the config "
+                        "the results' report records)")
+    p.add_argument("--command", dest="study_command", default=None,
+                   help="the command that produced the results (default: the study command for the config)")
+    p.add_argument("--wall-time", type=float, default=None,
+                   help="the study's measured wall time in seconds (default: derived from its benchmarks and logs)")
+    p.add_argument("--index", action="store_true",
+                   help="regenerate FINDINGS.md and findings/performance_profile.png from every findings/*/")
     args = parser.parse_args(argv)
     setup_logging()
+    if args.command == "findings":
+        return _findings(parser, args)
     try:
         cfg = config_mod.load(args.configfile if args.command == "plan" else args.config)
         if args.command == "validate":
@@ -95,6 +112,25 @@ def main(argv: list[str] | None = None) -> int:
 
                 write_json(args.json, result)
     except config_mod.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _findings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .report.findings import FindingsError, repo_root, write_findings
+    from .report.findings_index import write_index
+
+    if args.index == bool(args.results):
+        parser.error("findings: give a results folder, or --index (not both)")
+    try:
+        if args.index:
+            root = repo_root()
+            print(write_index(root / "findings", root / "FINDINGS.md"))
+        else:
+            print(write_findings(args.results, args.out, configfile=args.configfile, command=args.study_command,
+                                 wall_time_s=args.wall_time))
+    except FindingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
