@@ -25,6 +25,9 @@ test                 hypothesis test (H1)                       estimate rule
 ``point_greater``    none: n < 2, no test possible (flagged)    estimate > threshold
 ``point_less``       none: n < 2, no test possible (flagged)    estimate < threshold
 ``point_abs_less``   none: n < 2, no test possible (flagged)    abs(estimate) < threshold
+``bootstrap_less``   bootstrap, mean < threshold: p = share of  estimate < threshold
+                     resampled means >= threshold (Exp 6: the
+                     configuration sets; stats/exp6.py)
 ===================  =========================================  ==============================
 
 For ``tost_paired`` the ``threshold`` column holds the equivalence margin in the unit of the
@@ -113,6 +116,7 @@ TEST_KINDS: dict[str, str] = {
     "point_greater": ">",
     "point_less": "<",
     "point_abs_less": "|x| <",
+    "bootstrap_less": "<",  # issue 26 (Exp 6): a test over resampled configuration sets
 }
 
 _ALTERNATIVES = ("greater", "less", "two-sided")
