@@ -47,7 +47,6 @@ checkpoint hpo_top:
 rule hpo_curves:
     input:
         runs=hpo_sweep_runs(),
-        second=hpo_second_seed_runs,
     output:
         f"{HPO_DIR}/curves.json",
     log:
@@ -63,7 +62,28 @@ rule hpo_curves:
     params:
         points=study_config.hpo_points(config) if HPO else {},
         seed=config["hpo"]["seed"] if HPO else 0,
-        second_seed=config["hpo"]["seed_noise"]["seed"] if HPO else 1,
+    script:
+        "../scripts/hpo_curves.py"
+
+
+rule hpo_second_seed:
+    input:
+        runs=hpo_second_seed_runs,
+    output:
+        f"{HPO_DIR}/second_seed.json",
+    log:
+        f"{RESULTS}/logs/hpo_second_seed.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/hpo_second_seed.tsv"
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        points=study_config.hpo_points(config) if HPO else {},
+        seed=config["hpo"]["seed_noise"]["seed"] if HPO else 1,
         top=hpo_top_points,
     script:
         "../scripts/hpo_curves.py"
@@ -124,6 +144,7 @@ rule hpo_live:
 rule hpo_statistics:
     input:
         curves=f"{HPO_DIR}/curves.json",
+        second_seed=f"{HPO_DIR}/second_seed.json",
         replay=f"{HPO_DIR}/replay.csv",
         resamples=f"{HPO_DIR}/resamples.csv",
         predictions=f"{HPO_DIR}/predictions.csv",

@@ -15,6 +15,7 @@ wildcard_constraints:
 localrules:
     hpo_top,
     hpo_curves,
+    hpo_second_seed,
 
 
 def hpo_run(point, seed):

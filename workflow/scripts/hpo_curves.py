@@ -1,12 +1,11 @@
-"""Snakemake entry: the sweep's recorded validation curves (and the second seed's) in one file."""
+"""Snakemake entry: recorded validation curves in one file (the sweep's, or the second seed's top configurations)."""
 
 from predictive_training.analysis.exp6 import curves_from_runs, write_curves
 from predictive_training.cli import setup_logging
 from predictive_training.io import write_json
 
 setup_logging(snakemake.log[0])
-points, seed, seed2 = snakemake.params.points, snakemake.params.seed, snakemake.params.second_seed
-curves = curves_from_runs(dict(zip(points, snakemake.input.runs)), points, seed)
-second = {p: r for p, r in zip(snakemake.params.top, snakemake.input.second)}
-extra = {str(seed2): curves_from_runs(second, points, seed2)} if second else {}
-write_json(snakemake.output[0], write_curves(curves, extra))
+p = snakemake.params
+names = list(p.top) if "top" in p.keys() else list(p.points)  # hpo_second_seed: the top configurations
+runs = dict(zip(names, snakemake.input.runs))
+write_json(snakemake.output[0], write_curves(curves_from_runs(runs, p.points, p.seed)))

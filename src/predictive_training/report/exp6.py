@@ -1,6 +1,6 @@
 """Experiment 6 in the report: figures, the section, the Exp 6 report and the committed findings.
 
-Reads only Exp 6's outputs (``hpo/curves.json``, ``stats/exp6_*.csv``, ``hpo/tests.csv``,
+Reads only Exp 6's outputs (``hpo/curves.json``, ``hpo/second_seed.json``, ``stats/exp6_*.csv``, ``hpo/tests.csv``,
 ``hpo/milestones.json``, ``hpo/live/*.json``, the Exp 6 log); draws the compute-regret figure (each policy
 family's mean compute and regret over the orders as its aggressiveness varies, the first-k baseline, the
 confirmatory policy with its configuration-set intervals and the criterion's box), the sweep's
@@ -133,16 +133,13 @@ def predictions_figure(pred: pd.DataFrame, out_dir: Path) -> tuple | None:
                 "and 50% of the budget, against the actual final loss (exploratory).", "Experiment 6"
 
 
-def sweep_table(curves_doc: Mapping) -> pd.DataFrame:
+def sweep_table(curves_doc: Mapping, second_doc: Mapping | None = None) -> pd.DataFrame:
     """One row per configuration: hyperparameters, final loss, its rank and gap to the best, and the run's
-    times; second-seed finals where they exist."""
+    times; the second seed's final loss where it ran (``hpo/second_seed.json``)."""
     docs = curves_doc["curves"]
     finite = [d["final"] for d in docs if d.get("final") is not None]
     best = min(finite) if finite else math.nan
-    other = {}
-    for seed, ds in curves_doc.get("other_seeds", {}).items():
-        for d in ds:
-            other[d["config"]] = (seed, d.get("final"))
+    other = {d["config"]: (d["seed"], d.get("final")) for d in (second_doc or {}).get("curves", [])}
     rows = []
     for d in docs:
         f = d.get("final")
@@ -258,6 +255,7 @@ def build_exp6_report(cfg: dict, results_dir: str | Path, html_out: str | Path, 
 
     res = Path(results_dir)
     curves_doc = json.loads((res / "hpo" / "curves.json").read_text())
+    second_doc = _second_seed(res)
     log = json.loads(next((res / "experiments" / "exp6_hyperparameter_search").glob("seed*.json")).read_text())
     info, noise, live = log["results"]["criterion"], log["results"]["seed_noise"], log["results"]["live"]
     records = json.loads((res / "hpo" / "milestones.json").read_text())
@@ -276,11 +274,16 @@ def build_exp6_report(cfg: dict, results_dir: str | Path, html_out: str | Path, 
     ctx = ReportContext(
         title=f"Experiment 6 (hyperparameter search): {cfg['study']}", study=cfg["study"], summary=table,
         decisions={"milestones": [], "decisions": [], "study": records}, figures=figures,
-        runs=sweep_table(curves_doc), provenance=provenance(cfg, meta), notes=EXP6_NOTES,
+        runs=sweep_table(curves_doc, second_doc), provenance=provenance(cfg, meta), notes=EXP6_NOTES,
         sections=exp6_section(policies, info, records[0], preds, exp2, noise, live))
     render_html(ctx, html_out)
     render_pdf(ctx, pdf_out)
     return figures
+
+
+def _second_seed(res: Path) -> dict | None:
+    path = res / "hpo" / "second_seed.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 # ----------------------------------------------------------------------------------- findings
@@ -320,7 +323,7 @@ def write_findings(cfg: dict, results_dir: str | Path, out_dir: str | Path, comm
         if src.exists():
             shutil.copyfile(src, out / name)
     curves_doc = json.loads((res / "hpo" / "curves.json").read_text())
-    sweep_table(curves_doc).to_csv(out / "sweep.csv", index=False)
+    sweep_table(curves_doc, _second_seed(res)).to_csv(out / "sweep.csv", index=False)
     for png in sorted((res / "hpo" / "figures").glob("*.png")):
         shutil.copyfile(png, out / png.name)
     records = json.loads((res / "hpo" / "milestones.json").read_text())

@@ -40,7 +40,7 @@ from ..config import hpo_confirmatory, hpo_policies
 from . import tests
 from .milestones import criterion_input, declared, study_record
 
-__all__ = ["CRITERIA", "criterion_rows", "equal_compute", "exp2_summary", "paired_frame", "pivot_record",
+__all__ = ["CRITERIA", "json_safe", "criterion_rows", "equal_compute", "exp2_summary", "paired_frame", "pivot_record",
            "policy_table", "prediction_summary", "tie_rule"]
 
 #: the three criteria of the pivot (metric prefixes of their tests-table rows)
@@ -167,6 +167,11 @@ def pivot_record(cfg: dict, table: pd.DataFrame, info: dict, config_file: str | 
     if t["tightened"]:
         caveats.append(f"tie rule applied: {t['n_within']} configurations lie within {t['window']:g} of the best, so "
                        f"the regret bound is the {t['count']}-th best's gap, {t['bound']:.4g}")
+    alpha = float(cfg["thresholds"]["alpha"])
+    if 0 < info["n_resamples"] and len(CRITERIA) / (info["n_resamples"] + 1.0) >= alpha:
+        caveats.append(f"only {info['n_resamples']} configuration resamples: the smallest Bonferroni-adjusted p-value "
+                       f"is {len(CRITERIA)}/({info['n_resamples']} + 1) >= alpha {alpha:g}, so no row can pass "
+                       f"(at least {math.ceil(len(CRITERIA) / alpha)} are needed)")
     decl = declared(config_file, ["hpo.criterion", "hpo.policies.predictive", "hpo.predictors"], first_run)
     if decl["declared_before_runs"] is False:
         caveats.append("the config that declares the rule was committed after the sweep's first run, or has "
@@ -233,3 +238,18 @@ def exp2_summary(table: pd.DataFrame, r2_threshold: float, mae_threshold: float)
 
 def finals_of(curves: Mapping[str, Curve]) -> dict[str, float]:
     return {k: c.final for k, c in curves.items()}
+
+
+def json_safe(x):
+    """``x`` with every NaN or infinity (and numpy scalar) made strict-JSON-safe (None, Python numbers)."""
+    if isinstance(x, Mapping):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer, int)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(float(x)) else None
+    return x
