@@ -341,11 +341,24 @@ def test_bad_hpo_config_names_the_key(patch, key):
         study_config.validate({"hpo": patch})
 
 
-def test_dry_run_of_the_default_study_has_no_hpo_job():
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--quiet", "rules"], cwd=ROOT,
+def _planned(*args) -> dict[str, int]:
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--quiet", "rules", *args], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "hpo_" not in out.stdout and "train " in out.stdout
+    jobs = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_dry_runs_default_study_has_no_hpo_job_and_hpo_study_no_plan_job():
+    default = _planned()
+    assert default["train"] == 35 and not any(k.startswith("hpo_") for k in default)
+    hpo = _planned("--configfile", "config/hpo.yaml")
+    assert hpo["hpo_train"] == 27 and hpo["hpo_live"] == 4  # the 5 second-seed runs join after the checkpoint
+    assert "train" not in hpo and "calibrate" not in hpo and hpo["statistics"] == 1
 
 
 # ------------------------------------------------------------------------------------ end to end

@@ -340,8 +340,10 @@ def write_findings(cfg: dict, results_dir: str | Path, out_dir: str | Path, comm
                         f"(< {fmt(v['threshold'])}: {'passed' if v['passed'] else 'not passed'})"
                         for k, v in r["inputs"].items() if isinstance(v, Mapping) and "estimate" in v)
         lines.append(f"| {r['id']} | {r['title']} | **{r['outcome']}** | {ins} |")
-    lines += ["", "Rule (declared before the runs, commit "
-              f"`{records[0]['rule_declared'].get('commit')}`): {records[0]['rule']}", ""]
+    decl = records[0]["rule_declared"]
+    before = {True: "yes", False: "no"}.get(decl.get("declared_before_runs"), "unknown")
+    lines += ["", f"Rule (declared in `{decl.get('config')}`, keys {', '.join(decl.get('keys') or [])}, at commit "
+              f"`{decl.get('commit')}`; committed before the sweep's first run: {before}): {records[0]['rule']}", ""]
     if records[0].get("caveats"):
         lines += ["Caveats: " + " ".join(records[0]["caveats"]), ""]
     lines += ["## Files", "", "- `decisions.json`, `tests.csv`: the study record and its rows",

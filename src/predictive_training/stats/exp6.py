@@ -159,14 +159,14 @@ def pivot_record(cfg: dict, table: pd.DataFrame, info: dict, config_file: str | 
     rule = (f"The confirmatory policy {info['policy']} (the {crit['law']} law's margin rule, margin {crit['margin']:g}) is a "
             f"Go if, over {info['n_orders']} random orders of the sweep's configurations, its mean compute is below "
             f"{crit['compute_max']:g} of exhaustive search, its mean regret below {crit['regret_max']:g} of the best "
-            f"final loss (tightened to the {crit['tie_count']}-th best configuration's gap when more than "
+            f"final loss (tightened to the {_ordinal(crit['tie_count'])} best configuration's gap when more than "
             f"{crit['tie_count']} configurations lie within {crit['tie_window']:g} of the best), and its regret minus "
             f"Hyperband's at equal compute (paired over orders) below {crit['hyperband_margin']:g} of the best loss; "
             "each row significant after Bonferroni over the three (bootstrap over configuration sets); else No-Go")
     caveats = []
     if t["tightened"]:
         caveats.append(f"tie rule applied: {t['n_within']} configurations lie within {t['window']:g} of the best, so "
-                       f"the regret bound is the {t['count']}-th best's gap, {t['bound']:.4g}")
+                       f"the regret bound is the {_ordinal(t['count'])} best's gap, {t['bound']:.4g}")
     alpha = float(cfg["thresholds"]["alpha"])
     if 0 < info["n_resamples"] and len(CRITERIA) / (info["n_resamples"] + 1.0) >= alpha:
         caveats.append(f"only {info['n_resamples']} configuration resamples: the smallest Bonferroni-adjusted p-value "
@@ -181,6 +181,10 @@ def pivot_record(cfg: dict, table: pd.DataFrame, info: dict, config_file: str | 
         "Does a learning-curve law stop a language-model sweep earlier than the standard schedulers at the same "
         "regret (plan Risks 2 and 4: predict the loss only, target hyperparameter search)?",
         rule, decl, inputs, [f"exp6.{k}" for k in CRITERIA], caveats=caveats, exploratory=exploratory)
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _spearman_ci(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
