@@ -361,6 +361,40 @@ def test_dry_runs_default_study_has_no_hpo_job_and_hpo_study_no_plan_job():
     assert "train" not in hpo and "calibrate" not in hpo and hpo["statistics"] == 1
 
 
+def test_live_training_reports_the_recorded_curve_bit_for_bit(tiny_cfg, tiny_data, tmp_path):
+    """The sweep's run (run_training with checkpoints and recorders) and a live trial (the trainer with
+    only the reporting observer) give identical validation losses: what lets the decisions agree.
+    A pruned live trial stops training at once."""
+    from predictive_training.training.run import run_training
+    from predictive_training.training.search import live_runner, lr_schedule
+
+    cfg = dict(tiny_cfg, hpo={"grid": {"lr": [0.003, 0.01], "warmup_steps": [5], "weight_decay": [0.1]},
+                              "seed_noise": {"top": 0}, "live": {"trials": 1, "policies": []},
+                              "policies": {"median": {"n_warmup_steps": [5]}, "successive_halving": {"min_resource": [5]},
+                                           "hyperband": {"min_resource": [5]}}})
+    cfg["train"] = dict(cfg["train"], checkpoint_every=15)
+    cfg = study_config.validate(cfg)
+    point = "lr0.01_wu5_wd0.1"
+    trial = study_config.hpo_trial_config(cfg, point)
+    run_training(trial, tiny_data, "baseline", 0, tmp_path / "run", record=False)
+    curves = exp6.curves_from_runs({point: tmp_path / "run"}, study_config.hpo_points(cfg), 0)
+    rec = curves[point]
+    assert np.array_equal(rec.lr, lr_schedule(trial))
+    seen = []
+    final = live_runner({point: trial}, tiny_data, 0)(point, lambda s, v: seen.append((s, v)))
+    assert seen == list(zip(rec.steps.tolist(), rec.values.tolist())) and final == rec.final
+
+    def stop(s, v):
+        seen.append(s)
+        if s >= 20:
+            raise optuna.TrialPruned()
+
+    seen.clear()
+    with pytest.raises(optuna.TrialPruned):
+        live_runner({point: trial}, tiny_data, 0)(point, stop)
+    assert seen == [10, 20]
+
+
 # ------------------------------------------------------------------------------------ end to end
 @pytest.mark.slow
 def test_smoke_sweep_end_to_end(tmp_path):
@@ -377,8 +411,12 @@ def test_smoke_sweep_end_to_end(tmp_path):
     res = tmp_path / "results/hpo_smoke"
     cfg = yaml.safe_load((ROOT / "tests/data/hpo_smoke.yaml").read_text())
     assert not (res / "runs").exists()  # hpo.only: no plan arm ran
-    curves, other = exp6.read_curves(json.loads((res / "hpo/curves.json").read_text()))
-    assert len(curves) == 4 and len(other["1"]) == cfg["hpo"]["seed_noise"]["top"]
+    curves, _ = exp6.read_curves(json.loads((res / "hpo/curves.json").read_text()))
+    second, _ = exp6.read_curves(json.loads((res / "hpo/second_seed.json").read_text()))
+    assert len(curves) == 4 and len(second) == cfg["hpo"]["seed_noise"]["top"]
+    top = json.loads((res / "hpo/top.json").read_text())["top"]
+    assert list(second) == top and top[0] == min(curves, key=lambda k: curves[k].final)
+    assert all(second[k].seed == 1 and second[k].final != curves[k].final for k in top)
     assert all(c.steps[-1] == 60 and c.steps.size == 12 for c in curves.values())
     agreement = json.loads((res / "hpo/live_agreement.json").read_text())
     assert [a["policy"] for a in agreement] == cfg["hpo"]["live"]["policies"]
