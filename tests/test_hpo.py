@@ -361,6 +361,16 @@ def test_dry_runs_default_study_has_no_hpo_job_and_hpo_study_no_plan_job():
     assert "train" not in hpo and "calibrate" not in hpo and hpo["statistics"] == 1
 
 
+def test_dry_run_of_a_plan_study_with_an_hpo_block_plans_both(tmp_path):
+    smoke = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    hpo = yaml.safe_load((ROOT / "tests/data/hpo_smoke.yaml").read_text())["hpo"]
+    smoke["train"]["eval_every"] = 5
+    cfg = tmp_path / "both.yaml"
+    cfg.write_text(yaml.safe_dump({**smoke, "study": "both", "hpo": {**hpo, "only": False}}))
+    jobs = _planned("--configfile", str(cfg))
+    assert jobs["train"] == 14 and jobs["hpo_train"] == 4 and jobs["study_report"] == 1 and jobs["hpo_report"] == 1
+
+
 def test_live_training_reports_the_recorded_curve_bit_for_bit(tiny_cfg, tiny_data, tmp_path):
     """The sweep's run (run_training with checkpoints and recorders) and a live trial (the trainer with
     only the reporting observer) give identical validation losses: what lets the decisions agree.
