@@ -213,6 +213,7 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
     _check_shadow(cfg)
     _check_predictors(cfg)
     _check_frontier(cfg)
+    _check_hpo(cfg)  # issue 26: only when the config has an hpo block
 
 
 #: Predictors (arm kinds and shadow predictors) trained on the OTHER seeds' baseline runs (the registry's
@@ -715,6 +716,125 @@ def _check_frontier(cfg: dict) -> None:
         if cfg["arms"][arm]["kind"] in FRONTIER_KINDS:
             raise ConfigError(f"config key 'frontier.confirmatory.{i}': {arm!r} is a {cfg['arms'][arm]['kind']} "
                               "arm, a point of the frontier itself; name predicted arms")
+
+
+# ------------------------------------------------------------------ the hyperparameter search (issue 26)
+
+#: The hyperparameters of the search space: hpo.grid key -> train key (the same names).
+HPO_KEYS = ("lr", "warmup_steps", "weight_decay")
+
+
+def hpo_point_id(lr: float, warmup_steps: int, weight_decay: float) -> str:
+    """The name of a configuration of the sweep (its run folder): ``lr0.003_wu100_wd0.1``."""
+    return f"lr{float(lr):g}_wu{int(warmup_steps)}_wd{float(weight_decay):g}"
+
+
+def hpo_points(cfg: dict) -> dict[str, dict]:
+    """Every configuration of ``hpo.grid`` by name, in grid order (lr, then warmup, then weight decay):
+    ``{name: {"lr", "warmup_steps", "weight_decay"}}``."""
+    grid = cfg["hpo"]["grid"]
+    points = {}
+    for lr in grid["lr"]:
+        for wu in grid["warmup_steps"]:
+            for wd in grid["weight_decay"]:
+                points[hpo_point_id(lr, wu, wd)] = {"lr": float(lr), "warmup_steps": int(wu), "weight_decay": float(wd)}
+    return points
+
+
+def hpo_trial_config(cfg: dict, point: str) -> dict:
+    """The validated config of one training run of the sweep: the study's device, threads, model and
+    train keys with the configuration's learning rate, warmup and weight decay, one conventional arm
+    (``baseline``, the full step budget) and no recording beyond metrics, events and the summary.
+    Only these keys enter (a change of any other key of the study does not retrain the sweep)."""
+    points = hpo_points(cfg)
+    if point not in points:
+        raise ConfigError(f"config key 'hpo.grid': {point!r} is not a configuration of the sweep")
+    train = {**cfg["train"], **points[point]}
+    return validate({
+        "study": cfg["study"], "seeds": [int(cfg["hpo"]["seed"])], "device": cfg["device"],
+        "threads": cfg["threads"], "model": copy.deepcopy(cfg["model"]), "train": train,
+        "arms": {"baseline": {"kind": "conventional"}},
+        "record": {"progress_every": cfg["record"]["progress_every"], "gradients": "off", "snapshot_arms": [],
+                   "shadow": {"arms": []}},
+    })
+
+
+def hpo_policies(cfg: dict) -> dict[str, dict]:
+    """The replayed policies by name (``none``, then each Optuna pruner and predictive pruner per
+    aggressiveness level): ``{name: {"family", "level", ...parameters}}``. Pure data: the analysis
+    (:mod:`predictive_training.analysis.exp6`) builds the Optuna pruners from it."""
+    pol = cfg["hpo"]["policies"]
+    out: dict[str, dict] = {"none": {"family": "none", "level": None}}
+    med = pol["median"]
+    for w in med["n_warmup_steps"]:
+        out[f"median_w{int(w)}"] = {"family": "median", "level": int(w), "n_startup_trials": int(med["n_startup_trials"]),
+                                    "n_warmup_steps": int(w)}
+    for family, prefix in (("successive_halving", "sha"), ("hyperband", "hyperband")):
+        p = pol[family]
+        for r in p["min_resource"]:
+            out[f"{prefix}_r{int(r)}"] = {"family": family, "level": int(r), "min_resource": int(r),
+                                          "reduction_factor": int(p["reduction_factor"])}
+    pred = pol["predictive"]
+    for law in pred["laws"]:
+        for m in pred["margins"]:
+            out[hpo_law_policy(law, m)] = {"family": law, "level": float(m), "law": law, "margin": float(m),
+                                           "min_points": int(pred["min_points"])}
+    return out
+
+
+def hpo_law_policy(law: str, margin: float) -> str:
+    """The name of a predictive pruner's policy: ``schedule_m0.02``."""
+    return f"{law}_m{float(margin):g}"
+
+
+def hpo_confirmatory(cfg: dict) -> str:
+    """The name of the confirmatory policy (``hpo.criterion.law`` at ``hpo.criterion.margin``)."""
+    c = cfg["hpo"]["criterion"]
+    return hpo_law_policy(c["law"], c["margin"])
+
+
+def _check_hpo(cfg: dict) -> None:
+    if "hpo" not in cfg:
+        return
+    h, steps = cfg["hpo"], int(cfg["train"]["steps"])
+    for i, wu in enumerate(h["grid"]["warmup_steps"]):
+        if wu >= steps:
+            raise ConfigError(f"config key 'hpo.grid.warmup_steps.{i}': {wu} must be below train.steps={steps}")
+    n = len(hpo_points(cfg))
+    if n < 2:
+        raise ConfigError(f"config key 'hpo.grid': {n} configuration; a search needs at least 2")
+    if h["seed_noise"]["top"] > n:
+        raise ConfigError(f"config key 'hpo.seed_noise.top': {h['seed_noise']['top']} is more than the sweep's "
+                          f"{n} configurations")
+    if h["seed_noise"]["top"] and h["seed_noise"]["seed"] == h["seed"]:
+        raise ConfigError(f"config key 'hpo.seed_noise.seed': {h['seed']} is hpo.seed; the second seed must differ")
+    if h["live"]["trials"] > n:
+        raise ConfigError(f"config key 'hpo.live.trials': {h['live']['trials']} is more than the sweep's {n} configurations")
+    pred = h["policies"]["predictive"]
+    crit = h["criterion"]
+    if crit["law"] not in pred["laws"]:
+        raise ConfigError(f"config key 'hpo.criterion.law': {crit['law']!r} is not one of "
+                          f"hpo.policies.predictive.laws={pred['laws']}")
+    if float(crit["margin"]) not in [float(m) for m in pred["margins"]]:
+        raise ConfigError(f"config key 'hpo.criterion.margin': {crit['margin']} is not one of "
+                          f"hpo.policies.predictive.margins={pred['margins']}")
+    if not h["policies"]["hyperband"]["min_resource"]:
+        raise ConfigError("config key 'hpo.policies.hyperband.min_resource': the criterion compares with Hyperband at "
+                          "equal compute; give at least one level")
+    for family in ("successive_halving", "hyperband"):
+        for i, r in enumerate(h["policies"][family]["min_resource"]):
+            if r >= steps:
+                raise ConfigError(f"config key 'hpo.policies.{family}.min_resource.{i}': {r} must be below "
+                                  f"train.steps={steps}")
+    names = hpo_policies(cfg)
+    if len(names) != 1 + sum(len(h["policies"][f]["min_resource"]) for f in ("successive_halving", "hyperband")) + \
+            len(h["policies"]["median"]["n_warmup_steps"]) + len(pred["laws"]) * len(pred["margins"]):
+        raise ConfigError("config key 'hpo.policies.predictive.margins': two margins give the same policy name; "
+                          "use margins that differ in their shortest decimal form")
+    for i, name in enumerate(h["live"]["policies"]):
+        if name not in names or name == "none":
+            raise ConfigError(f"config key 'hpo.live.policies.{i}': {name!r} is not a pruning policy of this study "
+                              f"(known: {', '.join(n for n in names if n != 'none')})")
 
 
 def local_path(source: str, base_dir: str | os.PathLike | None = None) -> Path:

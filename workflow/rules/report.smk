@@ -7,6 +7,8 @@ localrules:
 rule statistics:
     input:
         logs=all_experiment_logs(),
+        study=study_milestones(),
+        study_tests=study_tests(),
     output:
         tests=report(
             f"{RESULTS}/stats/tests.csv",

@@ -21,6 +21,9 @@ EXPERIMENTS = {
     3: ("exp3_weight_delta", "H1", "weight-delta prediction"),
     4: ("exp4_prediction_phases", "H2", "prediction-phase training"),
     5: ("exp5_correction", "H3", "correction effectiveness"),
+    # issue 26: the plan's pivot (Risks 2 and 4), a study experiment with its own declared rule
+    6: ("exp6_hyperparameter_search", "pivot (H1 applied: loss prediction for early stopping)",
+        "loss prediction for early stopping in a hyperparameter search"),
 }
 
 NEXT_STEPS = {
@@ -35,6 +38,8 @@ NEXT_STEPS = {
     5: ("Prepare the production validation (Milestone 5)",
         "Risk 3 (prediction errors compound): increase correction frequency, shorten the horizon, "
         "add a confidence-based fallback"),
+    6: ("Use the confirmatory pruner in the study's own sweeps; repeat the sweep at a larger scale",
+        "Keep the standard schedulers (Hyperband) for the search; document the pivot's negative result"),
 }
 
 

@@ -164,9 +164,10 @@ def summary_rows(summary: pd.DataFrame) -> list[dict]:
 
 
 def decision_records(decisions: Mapping) -> list[dict]:
-    """Milestones then decisions, with inputs formatted as display lines."""
+    """Milestones, decisions, then the study's own records (``study``, STUDY.md section 7), with inputs
+    formatted as display lines."""
     out = []
-    for kind in ("milestones", "decisions"):
+    for kind in ("milestones", "decisions", "study"):
         for rec in decisions.get(kind, []):
             inputs = []
             for key, val in (rec.get("inputs") or {}).items():
@@ -181,9 +182,14 @@ def decision_records(decisions: Mapping) -> list[dict]:
                     line = f"{key}: {val}"
                 inputs.append(line)
             thresholds = [f"{k} {v}" for k, v in (rec.get("thresholds") or {}).items()]
+            decl = rec.get("rule_declared") if kind == "study" else None
+            if isinstance(decl, Mapping):  # where and when a study rule was declared
+                inputs.append(f"rule declared in {decl.get('config')} ({', '.join(decl.get('keys') or [])}) at commit "
+                              f"{decl.get('commit') or 'unknown'}; declared before the runs: "
+                              f"{ {True: 'yes', False: 'no'}.get(decl.get('declared_before_runs'), 'unknown') }")
             outcome = str(rec.get("outcome", ""))
             out.append({
-                "kind": "Milestone" if kind == "milestones" else "Decision",
+                "kind": {"milestones": "Milestone", "decisions": "Decision", "study": "Study milestone"}[kind],
                 "id": str(rec.get("id", "")),
                 "title": str(rec.get("title", "")),
                 "outcome": outcome,

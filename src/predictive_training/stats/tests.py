@@ -26,6 +26,9 @@ test                 hypothesis test (H1)                       estimate rule
 ``point_less``       none: n < 2, no test possible (flagged)    estimate < threshold
 ``point_abs_less``   none: n < 2, no test possible (flagged)    abs(estimate) < threshold
 ``not_comparable``   none: the arms cannot be compared as run      none (never passes)
+``bootstrap_less``   bootstrap, mean < threshold: p = share of  estimate < threshold
+                     resampled means >= threshold (Exp 6: the
+                     configuration sets; stats/exp6.py)
 ===================  =========================================  ==============================
 
 For ``tost_paired`` the ``threshold`` column holds the equivalence margin in the unit of the
@@ -127,6 +130,7 @@ TEST_KINDS: dict[str, str] = {
     "point_less": "<",
     "point_abs_less": "|x| <",
     "not_comparable": "no claim",
+    "bootstrap_less": "<",  # issue 26 (Exp 6): a test over resampled configuration sets
 }
 
 #: The ``note`` of a row whose sample has zero variance.
