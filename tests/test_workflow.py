@@ -1,6 +1,7 @@
 """The Snakemake workflow: lint, formatting, dry runs, bad config, and the smoke study end to end."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_smoke_study_end_to_end(smoke_study):
     # statistics, decisions and both reports
     tests = pd.read_csv(res / "stats/tests.csv")
     assert list(tests.columns) == ["experiment", "metric", "n", "estimate", "ci_low", "ci_high", "test",
-                                   "statistic", "p_value", "p_adjusted", "threshold", "passed", "family"]
+                                   "statistic", "p_value", "p_adjusted", "threshold", "passed", "family", "note"]
     assert {"exp1", "exp2", "exp3", "exp4", "exp5"} <= set(tests.experiment)
     assert set(tests.family) == {"plan", "study"}
     # Exp 5: the skip control's search effect is 0 by construction, and the log says what it measures
@@ -128,3 +129,50 @@ def test_smoke_study_end_to_end(smoke_study):
     assert sum(summary["gate_block_reasons"].values()) == summary["gate_blocks"]
     # nothing half-written is left behind
     assert not list(res.rglob(".*.tmp-*")) and not list(res.rglob(".*.partial"))
+
+
+@pytest.mark.slow
+def test_an_outside_predictor_is_judged_everywhere(smoke_study):
+    """The worked example (examples/halfmean_predictor, an installed package's entry point: one module,
+    one arm line and one shadow line in config/smoke.yaml) runs as an arm and a shadow predictor and
+    appears wherever a built-in does: the frontier, Exp 3, Exp 5, the tests table and the report."""
+    res = smoke_study
+    s = json.loads((res / "runs/halfmean_r50/seed0/summary.json").read_text())
+    assert s["predictor_provenance"]["package"] == "pt-halfmean-predictor" and s["rollouts"] > 0
+    assert s["predictor_state"]["max_growing_numbers"] <= s["predictor_state"]["bound_numbers"]
+    rows = [json.loads(x) for x in (res / "runs/halfmean_r50/seed0/metrics.jsonl").read_text().splitlines()]
+    assert max(r["delta_norm"] for r in rows if r["phase"] == "predict") > 0  # its Predict phases move the weights
+    cal = json.loads((res / "calibration.json").read_text())
+    assert "observe/halfmean" in cal["units"] and cal["predictors"]["halfmean"]["predictor"] == "halfmean"
+    frontier = pd.read_csv(res / "stats/frontier.csv")
+    assert set(frontier[frontier.arm == "halfmean_r50"].measure) == {"time", "backward", "flops"}
+    assert set(frontier[frontier.arm == "halfmean_r50"].kind) == {"halfmean"}
+    exp3 = json.loads((res / "experiments/exp3_weight_delta/seed0.json").read_text())["results"]
+    assert exp3["outside_predictors"] == ["halfmean"] and any(k.startswith("halfmean@") for k in exp3["table"])
+    exp5 = json.loads((res / "experiments/exp5_correction/seed0.json").read_text())["results"]
+    assert set(exp5["by_arm"]["halfmean_r50"]["controls"]) == {"skip_r50", "repeat_r50"}
+    tests = pd.read_csv(res / "stats/tests.csv").set_index("metric")
+    assert {"halfmean_r50_loss_reduction", "halfmean_r50_share_positive",
+            "correct_phase_halfmean_r50_minus_skip_r50"} <= set(tests.index)
+    for control in ("skip_r50", "repeat_r50", "matched_r50"):  # compared, or said not comparable
+        row = tests.loc[f"halfmean_r50_beats_{control}"]
+        assert row["family"] == "study"
+        assert (row["test"] == "not_comparable") == str(row["note"]).startswith("not comparable")
+    html = (res / "report/report.html").read_text()
+    assert "halfmean_r50" in html and "halfmean" in html
+
+
+@pytest.mark.slow
+def test_a_changed_key_reruns_the_rules_that_read_it(smoke_study):
+    """Issue 24: changing frontier.confirmatory left stats/tests.csv stale ("Nothing to be done"). Each
+    rule's params are the keys its script reads: changing that key reruns Exp 4 and the statistics, and
+    nothing that does not read it."""
+    work = smoke_study.parents[1]
+    out = snakemake("-n", "--cores", "1", "--configfile", "config/smoke.yaml", "--config",
+                    'frontier={"confirmatory": ["hybrid_r25"]}', cwd=work).stdout
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out.split("Job stats:")[1].split("Reasons:")[0], re.M))
+    assert {"exp4_prediction_phases", "statistics"} <= set(jobs), jobs
+    assert not set(jobs) & {"train", "calibrate", "prepare_data", "exp1_gradient_structure", "exp2_loss_prediction",
+                            "exp3_weight_delta", "exp5_correction", "shadow_replay"}, jobs
+    out = snakemake("-n", "--cores", "1", "--configfile", "config/smoke.yaml", cwd=work).stdout
+    assert "Nothing to be done" in out

@@ -107,19 +107,25 @@ def loso_config(name):
 def train_config(arm):
     """What a training job reads: the sections of training, its own arm and the baseline (its name,
     through the roles), and for the baseline also the leave-one-seed-out arms (they decide what the
-    baseline records for them)."""
+    baseline records for them); shadow mode's settings only for the arms that carry it.
+    """
     arms = [arm, BASELINE]
     if arm == BASELINE:
         arms += [a for a in ARMS if study_config.loso_model_name(config, a)]
+    record = copy.deepcopy(config["record"])
+    if arm not in record["shadow"]["arms"]:
+        record["shadow"] = {
+            "arms": []
+        }  # no shadows ride along: none of their settings is read
     return reads(
         "device",
         "threads",
         "model",
         "train",
-        "record",
         "hybrid",
         "predictors",
         "thresholds.exp3_cosine",
+        record=record,
         arms={a: config["arms"][a] for a in dict.fromkeys(arms)},
         roles=resolved_roles(),
     )

@@ -96,6 +96,7 @@ rule study_report:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=reads(*LOG_KEYS, "arms", "roles", "hybrid", "sweep", "seeds", "thresholds"),
+        # the whole config: the report records it (provenance; findings finds the study's config by it)
+        cfg=reads(*config),
     script:
         "../scripts/study_report.py"
