@@ -35,7 +35,7 @@ from predictive_training.stats.decisions import decide
 from predictive_training.stats.frontier import FRONTIER_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = {"README.md", "findings.json", "shadow.csv", *COPIED.values()}
+FILES = {"README.md", "findings.json", "shadow.csv", "per_seed.csv", "shadow_per_seed.csv", *COPIED.values()}
 
 
 def git(*args: str) -> subprocess.CompletedProcess:
@@ -136,7 +136,7 @@ def make_results(base: Path, study: str = "synth", frontier: list[dict] | None =
 def test_findings_of_a_results_folder(tmp_path):
     res = make_results(tmp_path)
     out = write_findings(res, tmp_path / "findings/synth", root=ROOT, date="2026-12-02")
-    assert {p.name for p in out.iterdir()} == FILES | {"loss_curves.png", "frontier_pareto.png"}
+    assert {p.name for p in out.iterdir()} == FILES | {"loss_curves.png", "frontier_pareto.png", "calibration.json"}
     for src, name in COPIED.items():
         assert (out / name).read_bytes() == (res / src).read_bytes()
     meta = json.loads((out / "findings.json").read_text())
@@ -309,7 +309,12 @@ def test_findings_regenerate_the_smoke_study(smoke_study, tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     first = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert FILES | set(KEY_FIGURES) == set(first)  # the smoke study draws every key figure
+    assert FILES | set(KEY_FIGURES) | {"calibration.json"} == set(first)  # the smoke study draws every key figure
+    per_seed = pd.read_csv(out / "per_seed.csv")
+    seeds = sorted(json.loads(first["findings.json"])["seeds"])
+    assert sorted(per_seed.seed.unique()) == seeds and set(per_seed.measure) == {"time", "backward", "flops"}
+    assert per_seed[per_seed.measure == "time"].phase_cost_full_steps.notna().any()
+    assert sorted(pd.read_csv(out / "shadow_per_seed.csv").seed.unique()) == seeds
     for src, name in COPIED.items():
         assert first[name] == (smoke_study / src).read_bytes()
     fields = readme_fields(first["README.md"].decode())
@@ -353,6 +358,10 @@ def test_every_committed_findings_folder_names_a_config_and_a_commit_in_history(
     generated the findings, with the recorded sha256 when the work tree was clean) and a commit that
     exists, and the same in findings.json."""
     for d in committed_studies():
+        if (d / "scaling.json").exists():  # an aggregate across studies: its points are committed folders
+            for f in json.loads((d / "scaling.json").read_text())["folders"]:
+                assert (d.parent / f / "findings.json").exists(), f"{d.name}: point {f} is not committed"
+            continue
         readme, meta = d / "README.md", d / "findings.json"
         assert readme.exists() and meta.exists(), f"{d.name}: README.md and findings.json"
         fields, meta = readme_fields(readme.read_text()), json.loads(meta.read_text())

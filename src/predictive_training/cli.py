@@ -9,6 +9,7 @@ Snakemake rules call these through thin scripts; people can call them directly:
     python -m predictive_training plan --configfile config/paper.yaml [--json OUT.json]
     python -m predictive_training findings results/default [--out findings/default]
     python -m predictive_training findings --index
+    python -m predictive_training scaling findings/scale_base findings/scale_d192 ... [--out findings/scaling]
 """
 
 from __future__ import annotations
@@ -78,10 +79,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="the study's measured wall time in seconds (default: derived from its benchmarks and logs)")
     p.add_argument("--index", action="store_true",
                    help="regenerate FINDINGS.md and findings/performance_profile.png from every findings/*/")
+    p = sub.add_parser("scaling", help="findings/scaling/: trends across the grid's studies (config/scaling/*.yaml) "
+                                       "and the break-even analysis, from their committed findings folders")
+    p.add_argument("folders", nargs="+", help="the points' findings folders, e.g. findings/scale_base findings/scale_d192")
+    p.add_argument("--out", default=None, help="the aggregate's folder (default: findings/scaling)")
     args = parser.parse_args(argv)
     setup_logging()
     if args.command == "findings":
         return _findings(parser, args)
+    if args.command == "scaling":
+        from .report.findings import repo_root
+        from .report.scaling import ScalingError, aggregate
+
+        root = repo_root()
+        try:
+            print(aggregate(args.folders, args.out or root / "findings" / "scaling", root))
+        except ScalingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         cfg = config_mod.load(args.configfile if args.command == "plan" else args.config)
         if args.command == "validate":

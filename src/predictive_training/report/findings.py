@@ -8,6 +8,10 @@ Results folders are not committed and do not survive a move to another machine (
 - ``shadow.csv``: one row per shadow predictor and horizon, pooled over the seeds' Exp 3 logs by
   :func:`predictive_training.analysis.shadow.summarise` (the report's own numbers: progress captured
   at scale 1 and after the scale search, cosine, relative L2 error, norm ratio, 95% bootstrap intervals);
+- ``calibration.json`` (the unit costs and FLOPs every contention-free time rests on), and
+  ``per_seed.csv`` and ``shadow_per_seed.csv``: the per-seed values that trends across studies need
+  (:func:`per_seed_table`, :func:`shadow_per_seed`): each predicted arm's gap to its seed's frontier at
+  equal cost, its effective progress and the cost of its Predict phases; each shadow cell's progress;
 - the key figures as PNG (:data:`KEY_FIGURES`), copied from ``figures/``, shrunk only when large;
 - ``findings.json`` (provenance: commits, config and its sha256, command, machine, wall time and how
   it was derived) and ``README.md`` (the same, with the verdict table), rendered from it.
@@ -39,7 +43,8 @@ from .. import config as config_mod
 from ..analysis.shadow import summarise
 from ..io import atomic_dir
 
-__all__ = ["FindingsError", "KEY_FIGURES", "COPIED", "write_findings", "shadow_table", "wall_time",
+__all__ = ["FindingsError", "KEY_FIGURES", "COPIED", "write_findings", "shadow_table", "per_seed_table",
+           "shadow_per_seed", "wall_time",
            "recorded_provenance", "find_config", "repo_root", "git_head", "fmt_duration", "fmt_num", "fmt_interval",
            "md_cell", "md_env", "verdict_records", "readme_fields", "TEMPLATES"]
 
@@ -333,6 +338,85 @@ def shadow_table(results: Path, seeds: list[int] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SHADOW_COLUMNS)
 
 
+PER_SEED_COLUMNS = ["arm", "kind", "prediction_ratio", "horizon", "seed", "measure", "cost", "loss", "frontier_loss",
+                    "gap", "in_range", "backward_passes", "predict_steps", "equivalent_cost", "effective_progress",
+                    "phase_cost_full_steps", "work"]
+SHADOW_PER_SEED_COLUMNS = ["predictor", "horizon", "seed", "n_origins", "progress", "progress_search"]
+
+
+def _logs(results: Path, name: str, seeds: list[int] | None) -> list[tuple[int, dict]]:
+    paths = sorted((results / "experiments" / name).glob("seed*.json"), key=_seed_of)
+    return [(_seed_of(p), json.loads(p.read_text())) for p in paths if seeds is None or _seed_of(p) in set(seeds)]
+
+
+def _inverse(fit: dict, value: float) -> float | None:
+    """The cost at which a decreasing frontier fit (``cost``, ``value`` lists) reaches ``value``, linear in
+    log cost between its points; None outside its value range (extrapolation)."""
+    import numpy as np
+
+    c, v = np.asarray(fit["cost"], dtype=float), np.asarray(fit["value"], dtype=float)
+    if c.size < 2 or not (v.min() <= value <= v.max()):
+        return None
+    order = np.argsort(v)  # values ascending -> costs descending on a decreasing frontier
+    return float(np.exp(np.interp(value, v[order], np.log(c[order]))))
+
+
+def per_seed_table(results: Path, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Per predicted arm, seed and cost measure (Exp 4 logs): the arm's cost and loss, its seed's frontier
+    at that cost and the gap; ``equivalent_cost``: the cost at which the frontier reaches the arm's loss;
+    for the backward-pass measure, ``effective_progress``: (equivalent backward passes - the arm's) / its
+    predicted steps, the share of the skipped steps' work its Predict phases did (1: as much as real
+    steps); for the time measure, ``phase_cost_full_steps``: (its contention-free time - its backward
+    passes x a Full step) / (its Predict phases x a Full step), what one Predict phase costs in Full steps
+    (its predictor's observing included)."""
+    full_s = None
+    cal = results / "calibration.json"
+    if cal.exists():
+        full_s = json.loads(cal.read_text()).get("units", {}).get("full_step", {}).get("s")
+    rows = []
+    for seed, lg in _logs(results, "exp4_prediction_phases", seeds):
+        res = lg["results"]
+        fr = res.get("frontier") or {}
+        for arm in fr.get("predicted", []):
+            rec = res["arms"][arm]
+            T = res["arms"][(res.get("roles") or {}).get("baseline", "baseline")]["backward_passes"]
+            predict = rec["prediction_ratio_achieved"] * T
+            for measure, g in (fr.get("gaps", {}).get(arm) or {}).items():
+                fit = fr["measures"][measure]["fit"].get("loss")
+                eq = _inverse(fit, g["loss"]) if fit and g.get("loss") is not None else None
+                row = {"arm": arm, "kind": rec["kind"], "prediction_ratio": rec.get("prediction_ratio_requested"),
+                       "horizon": rec.get("horizon"), "seed": seed, "measure": measure, "cost": g.get("cost"),
+                       "loss": g.get("loss"), "frontier_loss": g.get("frontier_loss"), "gap": g.get("loss_gap"),
+                       "in_range": g.get("in_range"), "backward_passes": rec["backward_passes"],
+                       "predict_steps": predict, "equivalent_cost": eq, "effective_progress": None,
+                       "phase_cost_full_steps": None}
+                if measure == "backward" and eq is not None and predict > 0:
+                    row["effective_progress"] = (eq - rec["backward_passes"]) / predict
+                if measure == "time" and full_s and predict > 0 and rec.get("horizon"):
+                    phases = predict / rec["horizon"]
+                    row["phase_cost_full_steps"] = (rec["time_s"] - rec["backward_passes"] * full_s) / (phases * full_s)
+                summary = results / "runs" / arm / f"seed{seed}" / "summary.json"
+                if measure == "time" and summary.exists():  # the counted work (paper-scale FLOP estimates)
+                    row["work"] = json.dumps(json.loads(summary.read_text()).get("work"), sort_keys=True)
+                rows.append(row)
+    return pd.DataFrame(rows, columns=PER_SEED_COLUMNS)
+
+
+def shadow_per_seed(results: Path, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Per shadow cell and seed (Exp 3 logs): progress captured at scale 1 and after the scale search,
+    pooled over the seed's origins (the report's pooling on one seed)."""
+    rows = []
+    for seed, lg in _logs(results, "exp3_weight_delta", seeds):
+        origins = (lg.get("results") or {}).get("shadow", {}).get("origins")
+        if not origins:
+            continue
+        for c in summarise([origins]).values():
+            rows.append({"predictor": c["predictor"], "horizon": c["horizon"], "seed": seed,
+                         "n_origins": c.get("n_origins"), "progress": c.get("progress"),
+                         "progress_search": c.get("progress_search")})
+    return pd.DataFrame(rows, columns=SHADOW_PER_SEED_COLUMNS)
+
+
 def copy_figure(src: Path, dest: Path) -> dict:
     """Copy a PNG, shrunk (width :data:`MAX_WIDTH`, a 256-colour palette) when it is larger than
     :data:`MAX_PNG_BYTES` or wider than :data:`MAX_WIDTH`; returns its size and whether it was shrunk."""
@@ -473,6 +557,11 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
             shutil.copyfile(results / src, tmp / name)
         shadow = shadow_table(results, meta["seeds"])
         shadow.to_csv(tmp / "shadow.csv", index=False, float_format="%.6g")
+        per_seed_table(results, meta["seeds"]).to_csv(tmp / "per_seed.csv", index=False, float_format="%.6g")
+        if (results / "calibration.json").exists():  # the unit costs and FLOPs behind every time and cost
+            shutil.copyfile(results / "calibration.json", tmp / "calibration.json")
+        shadow_per_seed(results, meta["seeds"]).to_csv(tmp / "shadow_per_seed.csv", index=False,
+                                                       float_format="%.6g")
         figures = []
         for name in KEY_FIGURES:
             if (results / "figures" / name).exists():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import matplotlib
@@ -58,6 +59,8 @@ def load_studies(findings_dir: str | os.PathLike) -> list[dict]:
     if not Path(findings_dir).exists():
         return studies
     for d in sorted(p for p in Path(findings_dir).iterdir() if p.is_dir()):
+        if (d / "scaling.json").exists():  # an aggregate across studies (report/scaling.py), not a study
+            continue
         missing = [f for f in ("README.md", "findings.json", "decisions.json", "frontier.csv") if not (d / f).exists()]
         if missing:
             raise FindingsError(f"{d} lacks {', '.join(missing)}: regenerate it with "
@@ -174,7 +177,14 @@ def write_index(findings_dir: str | os.PathLike, out: str | os.PathLike) -> Path
                      "study_records": "; ".join(f"{md_cell(r['id'])}: {md_cell(r['outcome'])}" for r in s["records"]
                                                 if r["group"] not in ("milestones", "decisions")) or "-"})
     rel = os.path.relpath(findings_dir, out.parent)
-    text = md_env().get_template("findings_index.md.j2").render(
+    aggregates = []
+    for d in sorted(p for p in findings_dir.iterdir() if p.is_dir()) if findings_dir.exists() else []:
+        if (d / "scaling.json").exists():
+            body = (d / "README.md").read_text().split("\n", 1)[1] if (d / "README.md").exists() else ""
+            body = re.sub(r"!\[([^]]*)\]\(([^)]+)\)", lambda m: f"![{m.group(1)}]({Path(rel, d.name, m.group(2)).as_posix()})",
+                          body)
+            aggregates.append({"name": d.name, "link": Path(rel, d.name, "README.md").as_posix(), "body": body.strip()})
+    text = md_env().get_template("findings_index.md.j2").render(aggregates=aggregates,
         studies=rows, ids=list(ids), board=board.to_dict("records"), caption=caption,
         profile=Path(rel, PROFILE).as_posix(), findings=Path(rel).as_posix(), size_mb=size / 1e6,
         max_mb=MAX_BYTES / 1e6, interval=fmt_interval, num=fmt_num, cell=md_cell)
