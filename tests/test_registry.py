@@ -367,3 +367,17 @@ def test_tensorboard_view_writes_scalars_and_changes_no_number(tiny_data, tmp_pa
     assert any(t.startswith("shadow/progress/ema@") for t in tags)
     losses = [r["loss"] for r in rows("tb", "metrics.jsonl")]
     assert [e.value for e in ea.Scalars("train/loss")] == pytest.approx(losses, rel=1e-6)
+
+
+def test_every_arm_of_a_figure_has_its_own_colour():
+    """Before, every arm outside the six named ones was drawn in the same brown (conv_b070, the field's arms,
+    an outside predictor's): the role colours first, then unused ones."""
+    from predictive_training.report.figures import ROLE_COLORS, arm_colors
+
+    cfg = config_mod.validate({"sweep": {"budgets": [0.3, 0.5, 0.9], "kinds": ["dmd", "verified", "ema"],
+                                         "ratios": [0.25, 0.5], "horizons": [10, 20]}})
+    arms = list(cfg["arms"])
+    colours = arm_colors(arms, config_mod.roles(cfg))
+    assert len(arms) > 20 and len(set(colours.values())) == len(arms)
+    assert colours["baseline"] == ROLE_COLORS["baseline"] and colours["hybrid_r50"] == ROLE_COLORS["plan_r50"]
+    assert colours["skip_r50"] == ROLE_COLORS["skip"] and colours["matched_r50"] == ROLE_COLORS["matched"]

@@ -52,7 +52,7 @@ def arm_colors(arms: list[str], roles: Roles | None = None) -> dict[str, str]:
             if c in arms and kind in ROLE_COLORS and ROLE_COLORS[kind] not in out.values():
                 out[c] = ROLE_COLORS[kind]
     tab20 = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
-    free = [c for c in _OTHER_COLORS + tab20 if c not in out.values()]
+    free = [c for c in dict.fromkeys(_OTHER_COLORS + tab20) if c not in out.values()]
     for arm in arms:
         if arm not in out:
             out[arm] = free.pop(0) if free else plt.get_cmap("hsv")(len(out) / (len(arms) + 1))
