@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from .context import ReportContext, fmt  # noqa: E402
 from .frontier import save_figure  # noqa: E402
 
 __all__ = ["FAMILY_STYLE", "curves_figure", "exp6_section", "frontier_figure", "predictions_figure",
-           "sweep_table", "write_findings", "build_exp6_report"]
+           "sweep_table", "findings_extras", "build_exp6_report"]
 
 FAMILY_STYLE = {
     "first_k": ("#222222", "first k configurations, fully"),
@@ -287,70 +286,24 @@ def _second_seed(res: Path) -> dict | None:
 
 
 # ----------------------------------------------------------------------------------- findings
-def _benchmark_times(bench_dir: Path) -> dict:
-    """Wall time of the run (first job's start to last job's end, from each benchmark file's end time
-    minus its duration) and summed CPU seconds of its jobs."""
-    starts, ends, cpu = [], [], 0.0
-    for p in sorted(bench_dir.rglob("*.tsv")):
-        try:
-            df = pd.read_csv(p, sep="\t")
-        except (OSError, ValueError, pd.errors.EmptyDataError):
-            continue
-        if df.empty or "s" not in df:
-            continue
-        end = p.stat().st_mtime
-        starts.append(end - float(df["s"].iloc[-1]))
-        ends.append(end)
-        if "cpu_time" in df:
-            cpu += float(pd.to_numeric(df["cpu_time"], errors="coerce").fillna(0).iloc[-1])
-    if not starts:
-        return {"wall_s": None, "cpu_s": None, "jobs": 0}
-    return {"wall_s": max(ends) - min(starts), "cpu_s": cpu, "jobs": len(starts), "first_start": min(starts)}
-
-
-def write_findings(cfg: dict, results_dir: str | Path, out_dir: str | Path, command: str, config_file: str | None,
-                   commit: str) -> Path:
-    """``findings/<study>/``: decisions.json, tests.csv, the policies table (the summary CSV), the sweep's
-    table, the laws' tables, the key figures and a README (commit, config, command, machine, wall time,
-    verdict table). Small files only; raw results stay under results/."""
+def findings_extras(results_dir: str | Path, out_dir: str | Path) -> list[str]:
+    """Experiment 6's files in a study's findings folder (the general ``findings`` command calls it):
+    the policies, laws and live-agreement tables, the sweep's table and the key figures; their names."""
     res, out = Path(results_dir), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    copies = {res / "decisions.json": "decisions.json", res / "stats" / "tests.csv": "tests.csv",
-              res / "stats" / "exp6_policies.csv": "exp6_policies.csv",
+    copies = {res / "stats" / "exp6_policies.csv": "exp6_policies.csv",
               res / "stats" / "exp6_predictions.csv": "exp6_predictions.csv",
               res / "stats" / "exp6_exp2.csv": "exp6_exp2.csv", res / "hpo" / "live_agreement.json": "live_agreement.json"}
+    names = []
     for src, name in copies.items():
         if src.exists():
             shutil.copyfile(src, out / name)
+            names.append(name)
     curves_doc = json.loads((res / "hpo" / "curves.json").read_text())
     sweep_table(curves_doc, _second_seed(res)).to_csv(out / "sweep.csv", index=False)
+    names.append("sweep.csv")
     for png in sorted((res / "hpo" / "figures").glob("*.png")):
         shutil.copyfile(png, out / png.name)
-    records = json.loads((res / "hpo" / "milestones.json").read_text())
-    times = _benchmark_times(res / "benchmarks")
-    wall = "unknown" if times["wall_s"] is None else f"{times['wall_s'] / 60:.1f} minutes ({times['jobs']} jobs, " \
-                                                     f"{times['cpu_s'] / 60:.1f} CPU-minutes)"
-    lines = [f"# Findings: study `{cfg['study']}` (Experiment 6, the hyperparameter-search pivot)", "",
-             f"- commit: `{commit}`", f"- config: `{config_file}`", f"- command: `{command}`",
-             f"- machine: {platform.node()} ({platform.platform()}, {platform.processor() or platform.machine()})",
-             f"- wall time of the run: {wall}", "", "## Verdicts", "",
-             "| id | title | outcome | inputs |", "|---|---|---|---|"]
-    for r in records:
-        ins = "; ".join(f"{k} = {fmt(v['estimate'])} [{fmt(v['ci_low'])}, {fmt(v['ci_high'])}] "
-                        f"(< {fmt(v['threshold'])}: {'passed' if v['passed'] else 'not passed'})"
-                        for k, v in r["inputs"].items() if isinstance(v, Mapping) and "estimate" in v)
-        lines.append(f"| {r['id']} | {r['title']} | **{r['outcome']}** | {ins} |")
-    decl = records[0]["rule_declared"]
-    before = {True: "yes", False: "no"}.get(decl.get("declared_before_runs"), "unknown")
-    lines += ["", f"Rule (declared in `{decl.get('config')}`, keys {', '.join(decl.get('keys') or [])}, at commit "
-              f"`{decl.get('commit')}`; committed before the sweep's first run: {before}): {records[0]['rule']}", ""]
-    if records[0].get("caveats"):
-        lines += ["Caveats: " + " ".join(records[0]["caveats"]), ""]
-    lines += ["## Files", "", "- `decisions.json`, `tests.csv`: the study record and its rows",
-              "- `exp6_policies.csv`: every policy over the orders (compute, regret, P(best); exploratory intervals)",
-              "- `sweep.csv`: every configuration's final loss", "- `exp6_predictions.csv`, `exp6_exp2.csv`: the laws",
-              "- `live_agreement.json`: the live Optuna studies against the replay",
-              "- `*.png`: the compute-regret figure, the curves, the predictions", ""]
-    (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
-    (out / "config.yaml").write_text(Path(config_file).read_text() if config_file and Path(config_file).exists() else "")
-    return out
+        names.append(png.name)
+    return names
+
+

@@ -113,6 +113,8 @@ def recorded_provenance(results: Path) -> dict:
     """The report's provenance table (``report/report.html``): ``git commit``, ``date``, ``config``
     (the validated config dict), ``machine``. Empty without a report."""
     page = results / "report" / "report.html"
+    if not page.exists():  # a search-only study (Experiment 6, hpo.only) has only its own report
+        page = results / "report" / "exp6.html"
     if not page.exists():
         return {}
     text = page.read_text(encoding="utf-8")
@@ -512,7 +514,8 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
     if not results.is_dir():
         raise FindingsError(f"{results} is not a results folder")
     root = repo_root(root or Path.cwd())
-    missing = [src for src in COPIED if not (results / src).exists()]
+    search_only = (results / "hpo").is_dir() and not (results / "runs").is_dir()  # Exp 6 alone (hpo.only)
+    missing = [src for src in COPIED if not (results / src).exists() and not (search_only and src == "runs/summary.csv")]
     if missing:
         raise FindingsError(f"{results} lacks {', '.join(missing)}: run the study to its end (snakemake) first")
     out = Path(out_dir) if out_dir else root / "findings" / results.name
@@ -554,7 +557,14 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
     }
     with atomic_dir(out) as tmp:
         for src, name in COPIED.items():
-            shutil.copyfile(results / src, tmp / name)
+            if (results / src).exists():
+                shutil.copyfile(results / src, tmp / name)
+            else:  # a search-only study trains no arm: an empty runs table
+                (tmp / name).write_text("arm,seed\n")
+        if (results / "hpo").is_dir():  # Experiment 6's own tables and figures (report/exp6.py)
+            from .exp6 import findings_extras
+
+            meta["exp6_files"] = findings_extras(results, tmp)
         shadow = shadow_table(results, meta["seeds"])
         shadow.to_csv(tmp / "shadow.csv", index=False, float_format="%.6g")
         per_seed_table(results, meta["seeds"]).to_csv(tmp / "per_seed.csv", index=False, float_format="%.6g")
