@@ -287,13 +287,13 @@ def test_the_verified_arm_moves_the_weights_by_what_it_kept_and_counts_its_check
 
     tr.observers.append(Cap())
     f_base = []
-    orig = tr._verified_rollout
+    orig = tr.verified_rollout
 
     def spy(*a, **k):
         f_base.append(tr.forward_passes)
         return orig(*a, **k)
 
-    tr._verified_rollout = spy
+    tr.verified_rollout = spy
     s = tr.run()
     preds = [e for e in events if e["event"] == "prediction"]
     assert preds and any(e["steps_replaced"] < Y for e in preds), "the bold increments must stop early"
