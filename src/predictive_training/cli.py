@@ -9,6 +9,7 @@ Snakemake rules call these through thin scripts; people can call them directly:
     python -m predictive_training plan --configfile config/paper.yaml [--json OUT.json]
     python -m predictive_training findings results/default [--out findings/default]
     python -m predictive_training findings --index
+    python -m predictive_training corpus-stats config/config.yaml
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the study's measured wall time in seconds (default: derived from its benchmarks and logs)")
     p.add_argument("--index", action="store_true",
                    help="regenerate FINDINGS.md and findings/performance_profile.png from every findings/*/")
+    p = sub.add_parser("corpus-stats", help="print the statistics of the corpus that a config's data.source names, "
+                                            "beside real TinyStories, without preparing the data")
+    p.add_argument("config", help="a study config (YAML); its data section names the corpus")
     args = parser.parse_args(argv)
     setup_logging()
     if args.command == "findings":
@@ -86,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_mod.load(args.configfile if args.command == "plan" else args.config)
         if args.command == "validate":
             print(json.dumps(cfg, indent=2))
+        elif args.command == "corpus-stats":
+            from .data.corpus_stats import TINYSTORIES, corpus_stats
+            from .data.sources import load_documents
+
+            stats = corpus_stats(load_documents(cfg["data"]))
+            stats["reference_tinystories"] = TINYSTORIES
+            print(json.dumps(stats, indent=2))
         elif args.command == "prepare":
             from .data.prepare import prepare
 
