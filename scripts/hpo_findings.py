@@ -1,4 +1,4 @@
-"""Write Experiment 6's compact findings, ``findings/<study>/``, from ``results/<study>/`` (issue 26).
+"""Write Experiment 6's compact findings, ``findings/<study>/``, from ``results/<study>/``.
 
 The layout the study's findings share (STUDY.md section 7): ``decisions.json`` and ``tests.csv`` (the
 pivot's study record and rows), a summary CSV (``exp6_policies.csv``: every policy's compute and regret
