@@ -1,4 +1,4 @@
-"""The pre-registered GPU check of the scaling analysis (issue 25): what one Predict phase costs at the
+"""The pre-registered GPU check of the scaling analysis: what one Predict phase costs at the
 paper scale, measured, and the progress an arm would need there.
 
 ``plan`` (``bash benchmarks/gpu_plan.sh OUT``) measures the unit costs of the paper config on the device

@@ -1,4 +1,4 @@
-"""Cost of the field's predictors (issue 17) against a real full training step of the default model.
+"""Cost of the field's predictors against a real full training step of the default model.
 
 Usage: python benchmarks/field_cost.py [--config config/config.yaml] [--steps 200] [--horizon 20]
                                        [--rollouts 7] [--threads 1] [--json OUT]
@@ -17,7 +17,7 @@ an untrained network of its configured size: its cost does not depend on its wei
    how many checks a phase makes depends on where the loss stops falling: at most ``1 + Y / k``).
 4. ``check``: one held-aside check (a forward pass in eval mode), median.
 
-Also each predictor's persistent state in numbers over ``N`` (issue 18's bound: 8).
+Also each predictor's persistent state in numbers over ``N`` (the state bound: 8).
 """
 
 from __future__ import annotations

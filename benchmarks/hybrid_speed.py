@@ -14,9 +14,10 @@ per repeat (each arm against the baseline run next to it) and reported as mean, 
 and range over the repeats. With ``--calibration FILE`` (a study's ``calibration.json``) each run's
 contention-free time (counted work x unit costs) and its ratio are printed beside the measured ones.
 
-This is the serial reference of issue 15: on a quiet machine, the study's ``hybrid_r50`` speed
-ratio (mean over seeds, contention-free) should be within 5% (relative) of this benchmark's mean.
-The issue's target is ``wall(hybrid_r50) / wall(baseline) <= 0.6``.
+This is the serial reference of the contention-free time: on a quiet machine, the study's
+``hybrid_r50`` speed ratio (mean over seeds, contention-free) should be within 5% (relative) of this
+benchmark's mean.
+Its target: ``wall(hybrid_r50) / wall(baseline) <= 0.6``.
 
 Usage::
 

@@ -19,7 +19,7 @@ a shared machine (absolute times are not):
 
 The default ``--steps`` 500 is about what a default ``hybrid_r50`` run observes (warmup, Full and
 Correct steps). The model's learning curve over these steps is summarised too (on random tokens,
-so only its cost, not its skill, means anything here). Targets (issue 14): amortised observe plus
+so only its cost, not its skill, means anything here). Targets: amortised observe plus
 training <= 0.25 full steps; rollout+apply < 2 full steps.
 """
 

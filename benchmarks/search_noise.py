@@ -1,5 +1,5 @@
 """How noisy is the line search's decision? The batch-to-batch spread of the loss difference between
-two candidate scales, against the typical difference (issue 15, point 6).
+two candidate scales, against the typical difference.
 
 Runs one predictive arm (the trainer of the study, unchanged) and, at every Predict phase, just
 before the line search, measures for every layer group g with a non-zero predicted delta and every
@@ -40,32 +40,39 @@ Z = 2.0
 NS = (1, 2, 4, 8, 16, 32)
 
 
-def measure(trainer, pred, K: int, out: list[dict]) -> None:
-    """Per-batch loss differences of every candidate scale against scale 1, per layer group."""
+def measuring_trainer(K: int, out: list[dict]):
+    """A hybrid trainer class that, at every Predict phase, just before its Correct phase begins,
+    records the per-batch loss differences of every candidate scale against scale 1, per layer group
+    (the trainer of the study otherwise unchanged: the weights are restored after each measurement)."""
     import torch
 
-    steps = [trainer._total() + 1_000_000 + trainer.cycle * K + i for i in range(K)]
-    base = np.array(trainer._batch_losses(steps, counted=False))
-    groups = trainer.corrector.groups
-    with torch.no_grad():
-        for g, members in groups.items():
-            if all(float(pred.delta[n].abs().max()) == 0 for n in members):
-                continue
-            saved = {n: trainer.params[n].detach().clone() for n in members}
-            for s in trainer.corrector.scales:
-                for n in members:
-                    trainer.params[n].copy_(saved[n]).add_(pred.delta[n].to(saved[n].dtype), alpha=s - 1.0)
-                d = np.array(trainer._batch_losses(steps, counted=False)) - base
-                out.append({"step": trainer.step, "cycle": trainer.cycle, "group": g, "scale": s,
-                            "mean": float(d.mean()), "sd": float(d.std(ddof=1))})
-            for n in members:
-                trainer.params[n].copy_(saved[n])
+    from predictive_training.training.hybrid import HybridTrainer
+
+    class Measuring(HybridTrainer):
+        def _begin_correct(self, pred, start):
+            steps = [self._total() + 1_000_000 + self.cycle * K + i for i in range(K)]
+            base = np.array(self._batch_losses(steps, counted=False))
+            with torch.no_grad():
+                for g, members in self.corrector.groups.items():
+                    if all(float(pred.delta[n].abs().max()) == 0 for n in members):
+                        continue
+                    saved = {n: self.params[n].detach().clone() for n in members}
+                    for s in self.corrector.scales:
+                        for n in members:
+                            self.params[n].copy_(saved[n]).add_(pred.delta[n].to(saved[n].dtype), alpha=s - 1.0)
+                        d = np.array(self._batch_losses(steps, counted=False)) - base
+                        out.append({"step": self.step, "cycle": self.cycle, "group": g, "scale": s,
+                                    "mean": float(d.mean()), "sd": float(d.std(ddof=1))})
+                    for n in members:
+                        self.params[n].copy_(saved[n])
+            return super()._begin_correct(pred, start)
+
+    return Measuring
 
 
 def main(argv: list[str] | None = None) -> int:
     from predictive_training import config as config_mod
     from predictive_training.data.prepare import TokenData, prepare
-    from predictive_training.training.run import make_trainer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(ROOT / "config" / "smoke.yaml"))
@@ -92,16 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         prepare(cfg, data_dir)
     data = TokenData(data_dir)
     rows: list[dict] = []
+    trainer = measuring_trainer(args.batches, rows)
     for seed in [int(s) for s in args.seeds.split(",")]:
-        tr = make_trainer(cfg, data, args.arm, seed, [])
-        orig = tr._line_search
-
-        def wrapped(pred, start, _tr=tr, _orig=orig):
-            measure(_tr, pred, args.batches, rows)
-            return _orig(pred, start)
-
-        tr._line_search = wrapped
-        tr.run()
+        trainer(cfg, data, args.arm, seed, []).run()
         print(f"seed {seed}: {len(rows)} measurements so far", file=sys.stderr)
     if not rows:
         print("no Predict phase ran (gate blocked every cycle?): nothing measured")

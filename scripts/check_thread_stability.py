@@ -1,5 +1,5 @@
 """Do Experiments 2 and 3 give the same verdict, and estimates within their intervals, when the
-training jobs run with different torch thread counts? (issue 14, point 5)
+training jobs run with different torch thread counts?
 
 Floating-point sums in a different order (more threads) change a run in its last bits; a fit that
 amplifies such noise gives estimates that swing between machines. This script runs the study's

@@ -82,16 +82,16 @@ def test_empty_corpus():
 def test_command_line_prints_the_stats_of_a_configs_corpus(tmp_path, capsys):
     import json
 
-    from predictive_training.data.corpus_stats import main
+    from predictive_training.cli import main
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("The cat sat.\n\nThe dog sat on the mat!\n")
     cfg = tmp_path / "study.yaml"
     cfg.write_text(f"data:\n  source: 'local:{corpus}'\n")
-    assert main([str(cfg)]) == 0
+    assert main(["corpus-stats", str(cfg)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["documents"] == 2 and out["sample_words"] == 9 and out["reference_tinystories"] == TINYSTORIES
-    assert main([str(tmp_path / "missing.yaml")]) == 2
+    assert main(["corpus-stats", str(tmp_path / "missing.yaml")]) == 2
 
 
 def test_the_report_shows_the_corpus_beside_real_stories():

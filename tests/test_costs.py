@@ -1,4 +1,4 @@
-"""Issue 15 points 2 and 4, issue 18 points 1-3: counted work, calibrated unit costs, the
+"""Counted work, calibrated unit costs, the
 contention-free time of Exp 4, one definition of reaching the target, what is timed, the snapshot
 policy, checkpoint rotation, and the plan's disk model."""
 
@@ -59,7 +59,7 @@ def runs(tmp_path_factory, tiny_data):
     return cfg, out, summaries
 
 
-# --- one definition of reaching the target (issue 15, point 4) --------------------------------------
+# --- one definition of reaching the target (point 4) --------------------------------------
 
 
 def test_final_val_loss_is_the_last_periodic_evaluation(runs):
@@ -264,7 +264,7 @@ def test_exp4_speed_uses_the_contention_free_time(tmp_path):
     assert log["results"]["arms"]["hybrid_r50"]["speedup"] == pytest.approx(5.0)
 
 
-# --- snapshot policy (issue 18, point 2) --------------------------------------------------------------
+# --- snapshot policy (point 2) --------------------------------------------------------------
 
 
 def test_snapshots_only_for_the_arms_an_experiment_reads(tiny_data, tmp_path):

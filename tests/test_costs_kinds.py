@@ -1,4 +1,4 @@
-"""Issues 15, 17 and 18: the counted-work cost model covers every predicted arm kind and every
+"""The counted-work cost model covers every predicted arm kind and every
 per-arm horizon.
 
 A calibration measures every unit that a run of any predicted kind (``hybrid``, ``skip``,
@@ -204,7 +204,7 @@ def _with_field_arms(cfg: dict) -> dict:
     """``cfg`` plus the field's arms of config/frontier.yaml's issue-17 block (their kinds and horizons)."""
     front = config_mod.load(ROOT / "config/frontier.yaml")
     text = (ROOT / "config/frontier.yaml").read_text()
-    block = text[text.index("BEGIN issue 17"):text.index("END issue 17")]
+    block = text[text.index("BEGIN the field's predictors"):text.index("END the field's predictors")]
     raw = {k: copy.deepcopy(v) for k, v in cfg.items()}
     raw["arms"] = {**cfg["arms"], **{n: a for n, a in front["arms"].items() if re.search(rf"^\s+{n}:", block, re.M)}}
     return config_mod.validate(raw)

@@ -1,4 +1,4 @@
-"""Exp 4's comparison with matched_r50 says when backward passes differ, and why (issue 15, point 3)."""
+"""Exp 4's comparison with matched_r50 says when backward passes differ, and why (point 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Experiment 5 on the correction alone, with its controls (issue 15, point 1).
+"""Experiment 5 on the correction alone, with its controls (point 1).
 
 Known answers on hand-made run folders: the plan's rows score the line search's own effect
 (probe loss after Predict -> after the search), never the real Correct steps; the shortfall is

@@ -1,4 +1,4 @@
-"""The field's predictors (issue 17): verified extrapolation, DMD, the meta-trained nowcaster and the
+"""The field's predictors: verified extrapolation, DMD, the meta-trained nowcaster and the
 pretrained RSSM, each as an arm kind and a shadow predictor.
 
 Known answers: DMD recovers exactly linear update dynamics and extrapolates them; verified
@@ -287,13 +287,13 @@ def test_the_verified_arm_moves_the_weights_by_what_it_kept_and_counts_its_check
 
     tr.observers.append(Cap())
     f_base = []
-    orig = tr._verified_rollout
+    orig = tr.verified_rollout
 
     def spy(*a, **k):
         f_base.append(tr.forward_passes)
         return orig(*a, **k)
 
-    tr._verified_rollout = spy
+    tr.verified_rollout = spy
     s = tr.run()
     preds = [e for e in events if e["event"] == "prediction"]
     assert preds and any(e["steps_replaced"] < Y for e in preds), "the bold increments must stop early"
@@ -469,7 +469,7 @@ def test_every_new_arm_kind_runs_end_to_end_with_its_work_counted(kind, loso, ti
     assert max(r["delta_norm"] for r in rows if r["phase"] == "predict") > 0  # the weights really moved
     n = s["n_params"]
     if kind == "rssm_pretrained":
-        assert s["predictor_state_numbers"] is None  # the RSSM's own state (issue 18 bounds it separately)
+        assert s["predictor_state_numbers"] is None  # the RSSM's own state (bounded separately)
     else:
         assert 0 < s["predictor_state_numbers"] <= 8 * n
     work = s["predictor_work"]
@@ -581,7 +581,7 @@ def test_the_frontier_declares_the_fields_arms():
     """config/frontier.yaml is a valid study whose marked block runs every field predictor at r = 0.5
     (each at its declared Y), with the models they need planned per seed."""
     text = (ROOT / "config/frontier.yaml").read_text()
-    block = text[text.index("BEGIN issue 17"):text.index("END issue 17")]
+    block = text[text.index("BEGIN the field's predictors"):text.index("END the field's predictors")]
     cfg = config_mod.load(ROOT / "config/frontier.yaml")
     mine = {n: a for n, a in cfg["arms"].items() if re.search(rf"^\s+{n}:", block, re.M)}
     assert sorted(a["kind"] for a in mine.values()) == sorted(KINDS)
@@ -594,7 +594,7 @@ def test_the_field_study_runs_the_frontiers_declared_arms():
     field arms declared in config/frontier.yaml, with the same settings, and declares them confirmatory."""
     front = config_mod.load(ROOT / "config/frontier.yaml")
     text = (ROOT / "config/frontier.yaml").read_text()
-    block = text[text.index("BEGIN issue 17"):text.index("END issue 17")]
+    block = text[text.index("BEGIN the field's predictors"):text.index("END the field's predictors")]
     declared = {n: a for n, a in front["arms"].items() if re.search(rf"^\s+{n}:", block, re.M)}
     field = config_mod.load(ROOT / "config/field.yaml")
     assert {n: field["arms"][n] for n in declared} == declared

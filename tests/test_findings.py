@@ -1,4 +1,4 @@
-"""Committed findings (issue 25, item 1): ``findings/<study>/`` from a results folder, and ``FINDINGS.md``.
+"""Committed findings (item 1): ``findings/<study>/`` from a results folder, and ``FINDINGS.md``.
 
 The command is checked on the session's smoke study (tests/conftest.py: run once, shared with
 test_workflow) and on small synthetic results folders built here from the real writers (the

@@ -1,4 +1,4 @@
-"""Issue 18, point 1: every predictor's state is at most 8 x N float32 numbers (N = model parameters).
+"""Every predictor's state is at most 8 x N float32 numbers (N = model parameters).
 
 Counted through the predictor's public state (``state_dict``) and through what the object keeps
 alive (``held_numbers``), at two model widths: a state is affine in N at a fixed number of

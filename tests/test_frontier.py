@@ -1,4 +1,4 @@
-"""The conventional frontier (issue 16): interpolation, equal-cost statistics, budgets, the sweep grid."""
+"""The conventional frontier: interpolation, equal-cost statistics, budgets, the sweep grid."""
 
 from __future__ import annotations
 

@@ -157,7 +157,7 @@ def _lag_memory(T, m, a, L, rng, burn=500):
 
 
 def test_a_trend_plus_white_noise_is_not_autocorrelated_at_lag_50():
-    """Known answer (issue 15): a drifting score with no memory is not 'autocorrelated at lag 50'.
+    """Known answer: a drifting score with no memory is not 'autocorrelated at lag 50'.
     Without detrending (the old test) every one of these trends passed."""
     T, t = 1000, np.arange(1000)
     rng = np.random.default_rng(3)
@@ -208,6 +208,7 @@ def test_short_memory_is_autocorrelated_but_not_at_lag_50(phi):
     assert res["significant_at_lag"] is False
 
 
+@pytest.mark.slow
 def test_white_noise_false_positive_rate():
     lag_hits, lb_hits = 0, 0
     for seed in range(20):
@@ -269,6 +270,7 @@ def test_write_records_rejects_bad_input(tmp_path):
         read_records(tmp_path / "missing.safetensors")
 
 
+@pytest.mark.slow
 def test_run_experiment1_criteria_sketch_mode(tmp_path):
     T, n, k = 1000, 2000, 512
     # gradients: persistent low-dimensional drift -> high cosine, concentrated spectrum,

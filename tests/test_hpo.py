@@ -1,4 +1,4 @@
-"""Experiment 6 (issue 26): learning-curve laws, the pruners on synthetic curves, the replay against
+"""Experiment 6: learning-curve laws, the pruners on synthetic curves, the replay against
 Optuna's own decisions, the statistics of the pivot, the config block, and a smoke-size sweep end to end."""
 
 from __future__ import annotations
@@ -224,6 +224,7 @@ def test_agreement_notices_a_different_decision():
     assert exp6.agreement(live, rep, curves)["agree"] is False
 
 
+@pytest.mark.slow
 def test_replay_is_exactly_repeatable_and_parallel_equals_serial():
     curves = make_curves({f"c{i}": (0.003 * (1 + i % 2), 5 + 20 * (i % 3), 2.0 + 0.03 * i, 0.003, i) for i in range(5)})
     specs = study_config.hpo_policies(hpo_cfg())

@@ -1,4 +1,4 @@
-"""Issue 18, point 4: data preparation streams the corpus, in bounded memory, to the same outputs.
+"""Data preparation streams the corpus, in bounded memory, to the same outputs.
 
 The pieces are checked against what holding everything in memory gives (the split order against
 ``random.shuffle``, the ``.npy`` files against ``np.save``, the cloze items on the spool against a

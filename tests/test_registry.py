@@ -1,4 +1,4 @@
-"""The open testbed (issue 24): the predictor registry, outside predictors, the base class and its
+"""The open testbed: the predictor registry, outside predictors, the base class and its
 conformance check, the state bound in a run, roles, and the rules' params."""
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def test_finding_an_outside_predictor_imports_nothing():
             "cfg = {'arms': {'baseline': {'kind': 'conventional'}, "
             "'a': {'kind': 'predictive_training.dynamics.dmd:DMDPredictor', 'prediction_ratio': 0.5}, "
             "'b': {'kind': 'halfmean', 'prediction_ratio': 0.5}}, 'seeds': [0]}; config.validate(cfg); "
-            "assert registry.find_module('predictive_training.dynamics.rssm').endswith('rssm.py'); "
+            "assert registry.find_module('predictive_training.dynamics.rssm.model').endswith('model.py'); "
             "bad = [m for m in ('torch', 'predictive_training.dynamics', 'halfmean_predictor') if m in sys.modules]; "
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -325,7 +325,7 @@ def test_a_beats_control_row_needs_comparable_realised_ratios():
 
 def test_every_rule_script_reads_only_its_params():
     """A script that reads ``snakemake.config`` can depend on a key its rule does not list (a changed
-    key would not rerun it: issue 24, frontier.confirmatory left tests.csv stale); every script reads
+    key would not rerun it, and its outputs would go stale); every script reads
     its rule's ``cfg`` param, a reduced config with exactly the keys the rule declares (workflow/rules/
     common.smk: ``reads``), so an undeclared read fails with a KeyError in the smoke study."""
     scripts = sorted((ROOT / "workflow/scripts").glob("*.py"))

@@ -1,4 +1,4 @@
-"""Resumable training (issue 8): a run interrupted at any point and rerun produces the same
+"""Resumable training: a run interrupted at any point and rerun produces the same
 ``metrics.jsonl``, ``events.jsonl``, summary, snapshots and records as an uninterrupted one,
 apart from timings and ``summary.resumed_from``; damaged checkpoints are detected and skipped.
 

@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from predictive_training.dynamics.rssm import (
-    LOSS_COL,
     N_GLOBAL_FEATURES,
     DirectionBasis,
     RSSMConfig,
@@ -23,8 +22,7 @@ from predictive_training.dynamics.rssm import (
     feature_names,
     step_features,
 )
-from predictive_training.dynamics.scores import delta_metrics, r2
-from predictive_training.dynamics.simple import last_value
+from predictive_training.dynamics.scores import delta_metrics
 
 LR = 1e-2
 DRIFT_T, DRIFT_Y = 160, 20
@@ -360,6 +358,7 @@ def test_known_answer_adam_like_drift_norm_and_direction():
     assert realised == pytest.approx(r.uncertainty, rel=0.25), (realised, r.uncertainty)
 
 
+@pytest.mark.slow
 def test_learning_curve_levels_off_on_a_known_trajectory():
     """On the drifting trajectory the held-out objective first improves a lot (the model learns:
     more than 10% over the first fifth of its optimisation steps), then levels off: over the last
@@ -375,39 +374,6 @@ def test_learning_curve_levels_off_on_a_known_trajectory():
     assert lc["improvement_last_fifth"] < lc["level_tol"] + 2 * lc["improvement_se"], lc
     assert lc["improvement_last_fifth"] < 0.5 * lc["improvement_first_fifth"], lc
     assert lc["levelled"] == (lc["improvement_last_fifth"] < lc["level_tol"])
-
-
-def test_known_answer_exponential_loss_curve():
-    """a + b exp(-t/tau) + noise, fitted offline on the first 80% (three noise and model seeds, so
-    that no single draw decides): held-out R^2 > 0.9 in the median, > 0.8 in every one."""
-    T, tau, noise = 400, 250.0, 0.01
-    t = np.arange(T)
-    n_train = int(0.8 * T)
-    scores = {}
-    for s in range(3):
-        rng = np.random.default_rng(s)
-        loss = 2.0 + 3.0 * np.exp(-t / tau) + noise * rng.standard_normal(T)
-        feats = np.zeros((T, N_GLOBAL_FEATURES))
-        feats[:, LOSS_COL] = loss
-        feats[:, 2] = 1e-3
-        feats[:, 3] = t / T
-        held = loss[n_train:]
-        # the held-out part varies well beyond the noise, and flat extrapolation fails on it
-        assert held.max() - held.min() > 15 * noise
-        assert r2(last_value().fit(t[:n_train], loss[:n_train]).predict(t[n_train:]), held) < 0
-        rssm = RSSMLite(N_GLOBAL_FEATURES, None, RSSMConfig(seed=s))
-        history = rssm.fit(feats[:n_train], epochs=8)
-        assert len(history) == 8 and history[-1]["best"] and history[-1]["val"] is None
-        if s == 0:  # the validation variant: restarts, early stopping, the best epoch's weights kept
-            val = RSSMLite(N_GLOBAL_FEATURES, None, RSSMConfig(seed=s, fit_val_frac=0.2, fit_restarts=2))
-            h = val.fit(feats[:n_train], epochs=4)
-            assert {e["restart"] for e in h} == set(range(val.config.fit_restarts))
-            assert all(e["val"] is not None for e in h) and sum(e["best"] for e in h) == 1
-            assert next(e for e in h if e["best"])["val"] == min(e["val"] for e in h)
-        r = rssm.rollout(T - n_train, n_samples=16, seed=1)
-        assert r.delta == {}
-        scores[s] = r2(r.loss_mean, held)
-    assert np.median(list(scores.values())) > 0.9 and min(scores.values()) > 0.8, scores
 
 
 def test_rollout_cost_on_half_million_parameters():

@@ -1,4 +1,4 @@
-"""The scaling analysis (issue 25): trends across the grid's studies from their findings, known answers."""
+"""The scaling analysis: trends across the grid's studies from their findings, known answers."""
 
 from __future__ import annotations
 

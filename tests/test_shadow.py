@@ -1,4 +1,4 @@
-"""Shadow mode (issue 14, points 1-3): predictors that ride along a conventional run.
+"""Shadow mode (points 1-3): predictors that ride along a conventional run.
 
 Shadows never perturb the run; the records hold one row per (origin, horizon, predictor); the span
 oracle is exact on a linear trajectory; a clairvoyant predictor captures all the progress and the

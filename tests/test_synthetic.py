@@ -110,7 +110,7 @@ def test_words_of():
     assert words_of("  ,  ") == []
 
 
-# --- the statistics of real children's stories (issue 13) ---------------------------------
+# --- the statistics of real children's stories ---------------------------------
 
 
 def test_vocabulary_tail_exists(default_stats):

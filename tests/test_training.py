@@ -102,7 +102,7 @@ def test_gradient_records_exact(runs):
     assert steps.tolist() == list(range(cfg["train"]["steps"]))
     assert grad.shape == update.shape and grad.shape[0] == len(steps)
     assert meta["mode"] == "exact"
-    # the recorded gradient is the RAW one (issue 15): its norm is the logged pre-clip norm, and the
+    # the recorded gradient is the RAW one: its norm is the logged pre-clip norm, and the
     # clip factor of each row is recorded beside it (and in metrics.jsonl)
     rows = read_jsonl(d["a"] / "metrics.jsonl")
     norms = grad.float().norm(dim=1) * rec["grad_scale"]

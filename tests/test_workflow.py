@@ -96,7 +96,7 @@ def test_smoke_study_end_to_end(smoke_study):
     assert (res / "figures/shadow_horizon.png").exists()
     assert "Shadow mode" in html and "H1: at the hybrid arms&#39; horizon" in html  # autoescaped
     assert (res / "report/report.pdf").read_bytes()[:5] == b"%PDF-"
-    # the conventional frontier (issue 16): the equal-cost table, the confirmatory rows, figures, section
+    # the conventional frontier: the equal-cost table, the confirmatory rows, figures, section
     frontier = pd.read_csv(res / "stats/frontier.csv")
     assert {"hybrid_r50", "repeat_r50", "skip_r50", "hybrid_r25"} <= set(frontier.arm)
     assert set(frontier.measure) == {"time", "backward", "flops"}
@@ -132,6 +132,31 @@ def test_smoke_study_end_to_end(smoke_study):
 
 
 @pytest.mark.slow
+def test_the_rssm_applies_its_rollouts_end_to_end(smoke_study):
+    """The ungated RSSM arm of config/smoke.yaml (skill_gate false, ready after its first optimisation
+    step) applies at least one RSSM rollout in every seed: a ``prediction`` event of the ``rssm``
+    predictor with a non-zero predicted delta, and Predict rows (no backward pass) that moved the
+    weights by that delta's norm."""
+    res = smoke_study
+    cfg = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    arm = "rssm_ungated_r50"
+    assert cfg["arms"][arm]["kind"] == "hybrid" and cfg["arms"][arm]["skill_gate"] is False
+    for s in cfg["seeds"]:
+        d = res / f"runs/{arm}/seed{s}"
+        events = [json.loads(x) for x in (d / "events.jsonl").read_text().splitlines()]
+        applied = [e for e in events if e["event"] == "prediction" and e["predictor"] == "rssm"
+                   and (e["predicted_delta_norm"] or 0) > 0]
+        assert applied, f"{arm} seed {s} applied no RSSM rollout"
+        rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
+        moved = [r for r in rows if r["phase"] == "predict" and r["delta_norm"] > 0]
+        assert moved and not any(r["backward"] for r in rows if r["phase"] == "predict")
+        assert sorted(r["delta_norm"] for r in moved) == pytest.approx(
+            sorted(e["predicted_delta_norm"] for e in applied), rel=1e-6)
+        summary = json.loads((d / "summary.json").read_text())
+        assert summary["rollouts"] >= len(applied) and summary["skill_gate"] is False
+
+
+@pytest.mark.slow
 def test_an_outside_predictor_is_judged_everywhere(smoke_study):
     """The worked example (examples/halfmean_predictor, an installed package's entry point: one module,
     one arm line and one shadow line in config/smoke.yaml) runs as an arm and a shadow predictor and
@@ -164,7 +189,7 @@ def test_an_outside_predictor_is_judged_everywhere(smoke_study):
 
 @pytest.mark.slow
 def test_a_changed_key_reruns_the_rules_that_read_it(smoke_study):
-    """Issue 24: changing frontier.confirmatory left stats/tests.csv stale ("Nothing to be done"). Each
+    """A changed key must not leave outputs stale ("Nothing to be done"). Each
     rule's params are the keys its script reads: changing that key reruns Exp 4 and the statistics, and
     nothing that does not read it."""
     work = smoke_study.parents[1]

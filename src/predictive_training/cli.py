@@ -10,6 +10,7 @@ Snakemake rules call these through thin scripts; people can call them directly:
     python -m predictive_training findings results/default [--out findings/default]
     python -m predictive_training findings --index
     python -m predictive_training scaling findings/scale_base findings/scale_d192 ... [--out findings/scaling]
+    python -m predictive_training corpus-stats config/config.yaml
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                                        "and the break-even analysis, from their committed findings folders")
     p.add_argument("folders", nargs="+", help="the points' findings folders, e.g. findings/scale_base findings/scale_d192")
     p.add_argument("--out", default=None, help="the aggregate's folder (default: findings/scaling)")
+    p = sub.add_parser("corpus-stats", help="print the statistics of the corpus that a config's data.source names, "
+                                            "beside real TinyStories, without preparing the data")
+    p.add_argument("config", help="a study config (YAML); its data section names the corpus")
     args = parser.parse_args(argv)
     setup_logging()
     if args.command == "findings":
@@ -102,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_mod.load(args.configfile if args.command == "plan" else args.config)
         if args.command == "validate":
             print(json.dumps(cfg, indent=2))
+        elif args.command == "corpus-stats":
+            from .data.corpus_stats import TINYSTORIES, corpus_stats
+            from .data.sources import load_documents
+
+            stats = corpus_stats(load_documents(cfg["data"]))
+            stats["reference_tinystories"] = TINYSTORIES
+            print(json.dumps(stats, indent=2))
         elif args.command == "prepare":
             from .data.prepare import prepare
 

@@ -213,7 +213,7 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
     _check_shadow(cfg)
     _check_predictors(cfg)
     _check_frontier(cfg)
-    _check_hpo(cfg)  # issue 26: only when the config has an hpo block
+    _check_hpo(cfg)  # only when the config has an hpo block
 
 
 #: Predictors (arm kinds and shadow predictors) trained on the OTHER seeds' baseline runs (the registry's
@@ -377,6 +377,18 @@ def arm_horizon(cfg: dict, arm: str) -> int:
     return int(cfg["arms"][arm].get("horizon", cfg["hybrid"]["horizon"]))
 
 
+def arm_plan(cfg: dict, arm: str) -> PhasePlan:
+    """The nominal phase plan of a predicted or matched arm (its ``prediction_ratio`` and horizon,
+    ``hybrid.correct_steps``, ``train.steps`` and ``train.warmup_steps``); a ValueError names
+    ``arms.<arm>.prediction_ratio`` when it does not fit."""
+    h, tc = cfg["hybrid"], cfg["train"]
+    try:
+        return PhasePlan(float(cfg["arms"][arm]["prediction_ratio"]), arm_horizon(cfg, arm), int(h["correct_steps"]),
+                         int(tc["steps"]), int(tc["warmup_steps"]))
+    except ValueError as exc:
+        raise ValueError(f"config key 'arms.{arm}.prediction_ratio': {exc}") from exc
+
+
 def nowcaster_horizons(cfg: dict) -> list[int]:
     """The horizons the nowcaster is trained for: the horizon of every nowcaster arm, and the shadow
     horizons if the baseline's shadows include it."""
@@ -387,7 +399,7 @@ def nowcaster_horizons(cfg: dict) -> list[int]:
 
 
 def _check_predictors(cfg: dict) -> None:
-    """The predictors of issue 17: the leave-one-seed-out ones need another seed and their data
+    """The field's predictors: the leave-one-seed-out ones need another seed and their data
     sources; the nowcaster's stride must divide the horizons it predicts."""
     needed = loso_needed(cfg)
     if needed and len(cfg["seeds"]) < 2:
@@ -441,7 +453,7 @@ def _check_shadow(cfg: dict) -> None:
                                   f"record.shadow.horizons={s['horizons']}")
 
 
-# ------------------------------------------------------------------ the frontier (issue 16)
+# ------------------------------------------------------------------ the frontier
 
 #: Arm kinds that are points of the conventional frontier (every other kind is a predicted arm).
 FRONTIER_KINDS = CONVENTIONAL_KINDS
@@ -506,8 +518,7 @@ def _same_run(cfg: dict, name: str) -> tuple:
         return ("steps", budget_steps(cfg, name))
     if arm["kind"] == "matched":
         try:
-            plan = PhasePlan(float(arm["prediction_ratio"]), arm_horizon(cfg, name), int(cfg["hybrid"]["correct_steps"]),
-                             int(cfg["train"]["steps"]), int(cfg["train"]["warmup_steps"]))
+            plan = arm_plan(cfg, name)
         except (KeyError, ValueError):
             return ("invalid", name)  # the semantic check names it
         return ("steps", plan.backward_passes)
@@ -718,7 +729,7 @@ def _check_frontier(cfg: dict) -> None:
                               "arm, a point of the frontier itself; name predicted arms")
 
 
-# ------------------------------------------------------------------ the hyperparameter search (issue 26)
+# ------------------------------------------------------------------ the hyperparameter search
 
 #: The hyperparameters of the search space: hpo.grid key -> train key (the same names).
 HPO_KEYS = ("lr", "warmup_steps", "weight_decay")

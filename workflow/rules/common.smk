@@ -29,7 +29,7 @@ config.clear()
 config.update(_validated)
 
 RESULTS = f"results/{config['study']}"
-# Experiment 6 (issue 26, workflow/rules/hpo.smk): the hyperparameter-search pivot runs when the config has
+# Experiment 6 (workflow/rules/hpo.smk): the hyperparameter-search pivot runs when the config has
 # an hpo block; with hpo.only, the study runs nothing of the plan (no arms, no plan experiments)
 HPO = "hpo" in config
 HPO_ONLY = HPO and config["hpo"]["only"]
@@ -156,7 +156,7 @@ EXP5_ARMS = exp5_arms(config)
 def experiments():
     """Experiments the configured arms support (Exp 2 and 3 need the baseline's shadow records,
     Exp 4 a second arm, Exp 5 a predicted arm that is not a control)."""
-    if HPO_ONLY:  # issue 26: a search-only study has no plan experiment
+    if HPO_ONLY:  # a search-only study has no plan experiment
         return []
     names = ["exp1_gradient_structure"]
     if BASELINE in config["record"]["shadow"]["arms"]:
@@ -223,13 +223,13 @@ def all_targets():
         f"{RESULTS}/report/report.html",
         f"{RESULTS}/report/report.pdf",
     ]
-    # issue 26: Experiment 6's targets (hpo.smk) when the config has an hpo block
+    # Experiment 6's targets (hpo.smk) when the config has an hpo block
     return ([] if HPO_ONLY else plan) + (hpo_targets() if HPO else [])
 
 
 def study_milestones():
     """The study records of the study's own experiments (STUDY.md section 7), merged into decisions.json
-    by the statistics job (issue 26, Exp 6)."""
+    by the statistics job (Exp 6)."""
     return [f"{RESULTS}/hpo/milestones.json"] if HPO else []
 
 

@@ -1,4 +1,4 @@
-# Experiment 6 (issue 26): the plan's pivot, loss prediction for early stopping in a hyperparameter
+# Experiment 6: the plan's pivot, loss prediction for early stopping in a hyperparameter
 # search. Its rules join the DAG only through hpo_targets() (hpo_common.smk), which rule all requests
 # when the config has an hpo block (common.smk: HPO, HPO_ONLY). docs/hpo.md describes the experiment.
 rule hpo_train:

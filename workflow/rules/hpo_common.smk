@@ -1,4 +1,4 @@
-# Helpers of Experiment 6's rules (issue 26; the rules are in hpo.smk): paths, the sweep's configurations,
+# Helpers of Experiment 6's rules (the rules are in hpo.smk): paths, the sweep's configurations,
 # input functions. Included after common.smk, before the rules that use them.
 import json
 

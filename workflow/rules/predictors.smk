@@ -1,4 +1,4 @@
-# The leave-one-seed-out predictors of issue 17 (nowcaster, rssm_pretrained): one model per
+# The leave-one-seed-out predictors (nowcaster, rssm_pretrained): one model per
 # held-out seed, trained on the OTHER seeds' baselines (their offline training time is in each
 # rule's log and benchmark, apart from any run's cost), and their shadow scores from a replay of
 # the held-out seed's baseline (rule shadow_replay).

@@ -9,7 +9,7 @@ from predictive_training.stats.rows import build, frontier
 
 setup_logging(snakemake.log[0])
 table, decisions = build(snakemake.params.cfg, snakemake.input.logs)
-# the study's own experiments (issue 26: Exp 6): their records beside the plan's, their rows appended
+# the study's own experiments (Exp 6): their records beside the plan's, their rows appended
 decisions = with_study_records(decisions, read_records(snakemake.input.study))
 table = merge_tests(table, [pd.read_csv(p) for p in snakemake.input.study_tests])
 atomic_write_text(snakemake.output.frontier, frontier(snakemake.params.cfg, snakemake.input.logs, table).to_csv(index=False))

@@ -8,7 +8,7 @@ Time: the speed criteria, time ratios and time-to-target use each run's contenti
 machine do not distort; the measured ``wall_s`` is reported beside it. Without a calibration they
 fall back to the measured wall-clock and say so (``time_basis``).
 
-The conventional frontier (issue 16, :mod:`.frontier`): ``results.frontier`` holds this seed's frontier
+The conventional frontier (:mod:`.frontier`): ``results.frontier`` holds this seed's frontier
 (the conventional and matched arms) per cost measure and each predicted arm's gap to it at equal cost,
 and the time-to-target curves (the baseline's losses after ``frontier.targets`` shares of its budget).
 

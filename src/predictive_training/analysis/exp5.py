@@ -7,7 +7,7 @@ with no real step in between (``loss_after_search``), and after the ``C`` real C
 (``loss_after_correct``). The line search chose its scales on OTHER batches (``search_steps``),
 so its effect is measured on batches it was not tuned on.
 
-What is scored (issue 15):
+What is scored:
 
 - The plan's criteria (``criteria``, the plan's 50% arm: ``roles.plan_r50``, ``hybrid_r50`` by
   default) are computed on the correction's OWN

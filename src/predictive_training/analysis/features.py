@@ -1,11 +1,11 @@
-"""What Experiment 2's offline fit reads from a baseline run (per-step observations), and the settings.
+"""Experiment 2's settings, its decision target and scores, and what its offline fit reads from a run.
 
 Experiments 2 and 3 score the shadow records of the baseline run (:mod:`.shadow`); the offline
-fit of Experiment 2 (``dynamics.exp2_offline``, a labelled extra) fits the RSSM-lite dynamics
-model (:mod:`predictive_training.dynamics.rssm`, with the hybrid arm's overrides ``hybrid.rssm``)
+fit of Experiment 2 (:mod:`.exp2_offline`, ``dynamics.exp2_offline``, a labelled extra) fits the
+RSSM-lite dynamics model (:mod:`predictive_training.dynamics.rssm`, with the hybrid arm's overrides ``hybrid.rssm``)
 on the per-step observations loaded here. Experiment 2's settings are read, with defaults, from
 ``cfg.get("dynamics", {})``: ``exp2_train_frac`` (0.8), ``exp2_epochs`` (8, passes of
-:meth:`RSSMLite.fit`), ``exp2_max_horizon`` (50), ``exp2_origin_every`` (10 steps),
+:func:`.exp2_offline.fit_offline`), ``exp2_max_horizon`` (50), ``exp2_origin_every`` (10 steps),
 ``exp2_smooth_window`` (21 steps), ``exp2_samples`` (32 rollout samples), ``exp2_ema_alpha`` (0.1).
 """
 
@@ -22,7 +22,8 @@ from ..records.jsonl import read_metrics
 from ..records.tensor_norms import FILENAME as TENSOR_NORMS
 from ..records.tensor_norms import read_tensor_norms
 
-__all__ = ["EXP2_DEFAULTS", "settings", "rssm_config", "load_run_features", "run_n_params"]
+__all__ = ["EXP2_DEFAULTS", "settings", "smooth_centred", "score_forecast", "target_notes", "rssm_config",
+           "load_run_features", "run_n_params"]
 
 EXP2_DEFAULTS = {"exp2_train_frac": 0.8, "exp2_epochs": 8, "exp2_max_horizon": 50, "exp2_origin_every": 10,
                  "exp2_smooth_window": 21, "exp2_samples": 32, "exp2_ema_alpha": 0.1}
@@ -34,12 +35,56 @@ def settings(cfg: dict, defaults: dict) -> dict:
     return {k: dyn.get(k, v) for k, v in defaults.items()}
 
 
+def smooth_centred(y, window: int) -> np.ndarray:
+    """Centred moving average of width ``window`` (odd), truncated at the ends (mean of the values
+    that exist). Shape as ``y``. Experiment 2's decision target."""
+    y = np.asarray(y, dtype=np.float64)
+    if int(window) < 1 or int(window) % 2 == 0:
+        raise ValueError(f"window must be a positive odd integer, got {window}")
+    h = int(window) // 2
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    i = np.arange(y.size)
+    lo, hi = np.maximum(0, i - h), np.minimum(y.size, i + h + 1)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def score_forecast(pred: np.ndarray, actual: np.ndarray, rng: float) -> dict:
+    """Experiment 2's scores of a loss forecast ``pred`` against ``actual`` (same shape, nats): ``r2``,
+    ``mae``, ``mae_over_range`` (MAE over the target's range ``rng``) and ``range``."""
+    err = np.abs(pred - actual)
+    ss_tot = float(np.sum((actual - actual.mean()) ** 2))
+    return {"r2": float(1.0 - np.sum((pred - actual) ** 2) / ss_tot) if ss_tot > 0 else float("nan"),
+            "mae": float(err.mean()), "mae_over_range": float(err.mean() / rng) if rng > 0 else float("nan"),
+            "range": rng}
+
+
+def target_notes(smooth_window: int, noise_share: float | None) -> dict:
+    """Experiment 2's description of its two targets (``targets``) and why its criteria use the smoothed
+    one (``target_reasoning``), for its logs; ``noise_share``: the held-out variance's share of noise
+    around the smoothed curve (None when unknown)."""
+    return {
+        "targets": {
+            "per_step": "training loss of each step's minibatch (nats)",
+            "smoothed": f"centred moving average of the per-step loss over {int(smooth_window)} steps "
+                        "(truncated at the run's ends)",
+        },
+        "target_reasoning": (
+            "The per-step loss is the loss trend plus minibatch sampling noise that is independent from step "
+            "to step; no predictor of the future can forecast it, so R^2 against the per-step loss is capped "
+            "by the noise share of the held-out variance"
+            + (f" (here {noise_share:.2f} of it is noise around the smoothed curve, which caps R^2 near "
+               f"{1 - noise_share:.2f})" if noise_share is not None else "")
+            + " and measures the noise level, not predictability. The plan's 'loss' is read as the "
+            "training-loss trajectory, i.e. the smoothed curve; the criteria use it. Per-step scores are "
+            "reported beside it."),
+    }
+
+
 def rssm_config(cfg: dict, seed: int) -> RSSMConfig:
     """The dynamics model's config: ``hybrid.rssm`` with the run seed as its default seed."""
     over = dict((cfg.get("hybrid", {}) or {}).get("rssm", {}) or {})
     over.setdefault("seed", int(seed))
     return RSSMConfig.from_dict(over)
-
 
 
 def load_run_features(run_dir: str | Path) -> dict:

@@ -1,4 +1,4 @@
-"""The conventional frontier of one seed (issue 16): does a predicted arm beat simply training less?
+"""The conventional frontier of one seed: does a predicted arm beat simply training less?
 
 The frontier's points are the seed's conventional runs (the baseline at budget 1, every
 ``conventional`` arm with a shorter ``budget`` and the ``matched`` arms), each with its own full

@@ -21,7 +21,7 @@ EXPERIMENTS = {
     3: ("exp3_weight_delta", "H1", "weight-delta prediction"),
     4: ("exp4_prediction_phases", "H2", "prediction-phase training"),
     5: ("exp5_correction", "H3", "correction effectiveness"),
-    # issue 26: the plan's pivot (Risks 2 and 4), a study experiment with its own declared rule
+    # the plan's pivot (Risks 2 and 4), a study experiment with its own declared rule
     6: ("exp6_hyperparameter_search", "pivot (H1 applied: loss prediction for early stopping)",
         "loss prediction for early stopping in a hyperparameter search"),
 }

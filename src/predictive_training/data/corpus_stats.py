@@ -43,8 +43,8 @@ SAMPLE_WORDS = max(TYPES_WINDOW, HAPAX_WINDOW)
 TOP_K = 10
 SEPARATOR = "\n\n"
 
-# Real TinyStories text (about 1.7 MB of the published train and validation splits), measured in
-# issue 13; the synthetic generator aims at these values.
+# Real TinyStories text (about 1.7 MB of the published train and validation splits), measured once:
+# the synthetic generator aims at these values.
 TINYSTORIES = {"distinct_per_100k": 3852, "hapax_per_340k": 1490, "gzip_ratio": 0.302, "top10_share": 0.286}
 
 
@@ -101,30 +101,3 @@ def corpus_stats(
 def _k(n: int) -> str:
     """Window size as written in a key: 100000 -> '100k', 340000 -> '340k', 50 -> '50'."""
     return f"{n // 1000}k" if n % 1000 == 0 and n >= 1000 else str(n)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m predictive_training.data.corpus_stats CONFIG``: print the statistics of the
-    corpus that ``data.source`` of a study config names, without preparing the data."""
-    import argparse
-    import json
-    import sys
-
-    from ..config import ConfigError, load
-    from .sources import load_documents
-
-    parser = argparse.ArgumentParser(prog="python -m predictive_training.data.corpus_stats", description=main.__doc__)
-    parser.add_argument("config", help="a study config (YAML); its data section names the corpus")
-    args = parser.parse_args(argv)
-    try:
-        stats = corpus_stats(load_documents(load(args.config)["data"]))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    stats["reference_tinystories"] = TINYSTORIES
-    print(json.dumps(stats, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

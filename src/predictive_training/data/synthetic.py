@@ -2,7 +2,7 @@
 
 The stories imitate TinyStories: short, simple English about named children and animals, a
 problem and its resolution, dialogue, sometimes a lesson or a sad ending. The aim is text with
-the statistics of the real thing (issue 13): a long-tailed vocabulary with rare words, names and
+the statistics of the real thing: a long-tailed vocabulary with rare words, names and
 compounds; sentences of varied structure and length; and story-specific details that the
 templates alone do not predict. ``corpus_stats.py`` measures how close it comes.
 

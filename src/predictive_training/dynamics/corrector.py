@@ -14,7 +14,7 @@ a candidate replaces the best scale so far only with evidence: the mean over bat
 paired per-batch difference ``d_b = L_b(candidate) - L_b(best so far)`` must be below
 ``-z * sd(d) / sqrt(n)`` (``z`` = ``evidence_z``, ``n`` batches; with one batch, or ``z = 0``,
 any strict improvement counts). Differences of 1e-4 nats on one batch are noise, and a choice
-made on noise is no correction (issue 15: the batch-to-batch spread of ``d_b`` is measured by
+made on noise is no correction (the batch-to-batch spread of ``d_b`` is measured by
 ``benchmarks/search_noise.py``; ``hybrid.corrector.batches`` is set from it).
 
 Which candidates are evaluated: ``trials`` per group (all of ``scales`` when ``trials`` is None),

@@ -24,7 +24,7 @@ blow up whatever the horizon. ``diagnostics`` reports how many modes were damped
 Cost. Everything is computed from the ``m x m`` Gram matrix of each tensor's buffered updates
 (method of snapshots): ``m^2 N`` multiply-adds per rollout plus ``m N`` for the combination; an
 observed step copies ``N`` numbers. Persistent state: the ``m`` buffered updates, ``m x N``
-numbers (``m = 8``: the bound of issue 18, 8 x N).
+numbers (``m = 8``: the state bound, 8 x N).
 
 Why ``rank`` below ``m - 1`` by default: with ``rank = m - 1`` the ``m - 1`` snapshot pairs
 determine ``A~`` exactly, so the fit interpolates the noise of single steps; a smaller rank makes

@@ -2,7 +2,7 @@
 
 A predictor rides along a training run (the hybrid arms, and shadow mode's observers); at paper
 scale (N = 98M or 494M parameters) every copy of the model's size costs 0.4 or 2 GB, so each
-predictor's state is bounded by ``STATE_BOUND`` = 8 copies: issue 18. Two counts:
+predictor's state is bounded by ``STATE_BOUND`` = 8 copies. Two counts:
 
 - :func:`state_numbers`: the persistent state, what ``state_dict()`` returns (what a checkpoint
   holds and a resumed run restores): every tensor and array in it, nested containers included;
@@ -22,7 +22,8 @@ Per predictor (N = model parameters; B = ``RSSMConfig.basis_size``, W = ``hybrid
   equivalents for W <= 14.
 - ``rssm`` (:class:`~.rssm.RSSMPredictor`): the direction basis and its buffers grow with N; the
   rest (network, Adam moments, replay of ``replay_size`` rows) with the number of tensors only.
-  Its figure is measured by the tests and by ``plan`` (the basis is being redesigned to fit).
+  The basis holds ``(B + 2) N`` numbers (7 N at the default B = 5, :mod:`.rssm.basis`); the tests and
+  ``plan`` measure the whole state.
 """
 
 from __future__ import annotations

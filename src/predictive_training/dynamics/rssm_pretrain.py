@@ -41,7 +41,7 @@ from ..io import write_json
 from ..records.rssm_stream import RSSM_STREAM, read_stream
 from .. import registry
 from .base import PredictorContext
-from .rssm import N_GLOBAL_FEATURES, RSSMConfig, RSSMLite, RSSMPredictor, _Replay
+from .rssm import N_GLOBAL_FEATURES, RSSMConfig, RSSMLite, RSSMPredictor, Replay
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,7 @@ __all__ = ["export_stream", "pretrain_leave_one_out", "save_pretrained", "pretra
 
 def export_stream(model: RSSMLite, seed: int) -> tuple[dict[str, np.ndarray], dict]:
     """The replay buffer of ``model`` in time order, and its metadata (for ``records.rssm_stream``)."""
-    rp = model.replay
-    idx = rp.idx(np.arange(rp.size))
-    arrays = {"obs": rp.obs[idx].copy(), "anchor": rp.anchor[idx].copy(), "prev_level": rp.prev_level[idx].copy(),
-              "dlog": rp.dlog[idx].copy(), "coef": rp.coef[idx].copy(), "coef_mask": rp.coef_mask[idx].copy()}
+    arrays = model.replay.arrays()
     meta = {"seed": int(seed), "param_names": list(model.param_names),
             "param_shapes": {n: list(s) for n, s in model.basis.shapes.items()},
             "n_features": int(model.n_features), "config": asdict(model.config)}
@@ -95,10 +92,10 @@ def pretrain_leave_one_out(streams: Sequence[tuple[dict[str, np.ndarray], Mappin
             raise ValueError(f"the RSSM stream of seed {m['seed']} does not match hybrid.rssm (features or basis size)")
     for arrays, _ in streams:
         for x in arrays["obs"]:
-            model._update_norm(x)
+            model.update_normaliser(x)
         for c, ok in zip(arrays["coef"], arrays["coef_mask"]):
             if ok:
-                model._update_coef_stats(torch.from_numpy(np.asarray(c, dtype=np.float32)))
+                model.update_coef_stats(torch.from_numpy(np.asarray(c, dtype=np.float32)))
     cap = max(a["obs"].shape[0] for a, _ in streams)
     history = []
     for epoch in range(int(epochs)):
@@ -106,13 +103,11 @@ def pretrain_leave_one_out(streams: Sequence[tuple[dict[str, np.ndarray], Mappin
             s = arrays["obs"].shape[0]
             if s < cfg.window:
                 continue
-            rp = _Replay(cap, model.n_features, model.n_tensors, cfg.basis_size, cfg.deter_dim, cfg.stoch_dim)
-            for k in ("obs", "anchor", "prev_level", "dlog", "coef", "coef_mask"):
-                getattr(rp, k)[:s] = arrays[k]
-            rp.size, rp.start = s, 0
+            rp = Replay(cap, model.n_features, model.n_tensors, cfg.basis_size, cfg.deter_dim, cfg.stoch_dim)
+            rp.fill(arrays)
             model.replay = rp
-            model._refilter(0)
-            stats = model._train(int(iters_per_epoch) if iters_per_epoch else max(1, s // cfg.window))
+            model.refilter(0)
+            stats = model.optimise(int(iters_per_epoch) if iters_per_epoch else max(1, s // cfg.window))
             history.append({"epoch": epoch, "seed": int(m["seed"]), **stats})
         if history:
             log.info("pretrained RSSM for seed %d: epoch %d/%d, total loss %.4f", held_out_seed, epoch + 1,

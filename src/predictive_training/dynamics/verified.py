@@ -137,7 +137,7 @@ class VerifiedExtrapolation(BasePredictor):
     # --- bookkeeping --------------------------------------------------------------------------------
 
     def state_numbers(self) -> int:
-        """Numbers of persistent state (the direction: N; the bound of issue 18 is 8 x N)."""
+        """Numbers of persistent state (the direction: N; the state bound is 8 x N)."""
         return 0 if self.r is None else sum(t.numel() for t in self.r)
 
     def work(self) -> dict:

@@ -100,7 +100,7 @@ def _shadow_section(cfg: dict, results_dir: Path) -> dict | None:
 
 
 def _frontier_section(cfg: dict, frontier_csv: str | Path | None) -> dict | None:
-    """The equal-cost section (issue 16) from ``stats/frontier.csv`` (None without it or with no cell)."""
+    """The equal-cost section from ``stats/frontier.csv`` (None without it or with no cell)."""
     if frontier_csv is None or not Path(frontier_csv).exists():
         return None
     table = pd.read_csv(frontier_csv)

@@ -2,8 +2,8 @@
 
 ``prepare`` writes ``corpus_stats`` into ``data/meta.json`` for every source
 (``data/corpus_stats.py``); this section shows them against the TinyStories reference stored with
-them, so that a reader sees how regular the corpus behind every number is (issue 13: a corpus far
-more regular than real stories makes every skipped step cost more).
+them, so that a reader sees how regular the corpus behind every number is (a corpus far more regular than real stories
+makes every skipped step cost more).
 """
 
 from __future__ import annotations

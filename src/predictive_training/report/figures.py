@@ -303,7 +303,7 @@ def exp4_figures(logs: list[dict], out_dir: Path):
         ax.set_ylabel(label)
     axes[0].set_title("Exp 4: speed")
     axes[1].set_title("Exp 4: quality (dotted: 1% and 2% margins)")
-    # the conventional frontier opens the Exp 4 figures (issue 16; report/frontier.py)
+    # the conventional frontier opens the Exp 4 figures (report/frontier.py)
     return frontier_figures(logs, out_dir) + [(_save(fig, out_dir, "exp4_arms"),
              "Each point is one seed; bars are means. Speedup = baseline training time / arm training time "
              + ("(contention-free: counted work x calibrated unit costs, every overhead included); "

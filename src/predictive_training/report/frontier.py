@@ -1,4 +1,4 @@
-"""The conventional frontier in the report (issue 16): the Pareto figure, the time-to-target curves and
+"""The conventional frontier in the report: the Pareto figure, the time-to-target curves and
 the equal-cost section that opens Exp 4.
 
 Everything is read from the Exp 4 logs (each seed's frontier and gaps, :mod:`predictive_training.analysis.frontier`)

@@ -1,6 +1,6 @@
 """Does the verdict move with scale? Trends across studies, from their committed findings.
 
-Milestone 3's scaling analysis on CPU (issue 25). Each point of the grid is a study of its own (the
+Milestone 3's scaling analysis on CPU. Each point of the grid is a study of its own (the
 model is global in a config): ``config/scaling/*.yaml``, each with a ``scaling`` block that names the
 axes it lies on (``model``, ``steps``, ``batch``; the shared base point lies on all three) and the
 declared trend rule. :func:`aggregate` reads the points' ``findings/<study>/`` folders (``per_seed.csv``,

@@ -99,7 +99,7 @@ OUTCOMES: tuple[str, ...] = (GO, NO_GO, NOT_EVALUATED, PROCEED, REFINE, PIVOT, S
 #: experiment -> hypothesis it measures (STUDY.md section 1).
 HYPOTHESIS_OF: dict[str, str] = {"exp1": "H1", "exp2": "H1", "exp3": "H1", "exp4": "H2",
                                  "exp5": "H3", "prod": "H2",
-                                 "exp6": "pivot"}  # issue 26: Exp 6, the plan's pivot (a study rule)
+                                 "exp6": "pivot"}  # Exp 6, the plan's pivot (a study rule)
 
 #: (experiment, metric) -> (plan rule with its default threshold, meaning).
 EXPECTED_METRICS: dict[tuple[str, str], tuple[str, str]] = {

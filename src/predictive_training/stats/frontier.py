@@ -1,4 +1,4 @@
-"""Equal-cost comparisons with the conventional frontier, over seeds (issue 16).
+"""Equal-cost comparisons with the conventional frontier, over seeds.
 
 Every Exp 4 log holds its seed's frontier and each predicted arm's gap to it at equal cost
 (:mod:`predictive_training.analysis.frontier`). Here, per predicted arm, cost measure (``time``:

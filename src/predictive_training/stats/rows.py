@@ -153,7 +153,7 @@ def exp4_rows(logs: list[dict], th: dict) -> list[tests.TestRow]:
         rows.append(tests.one_sample_row("exp4", "speedup_r50", _arm_values(logs, plan, "speedup"),
                                          th["exp4_speedup"]))
     rows.extend(control_rows(logs, roles))
-    # the conventional frontier (issue 16): the confirmatory "beats the frontier at equal time" rows
+    # the conventional frontier: the confirmatory "beats the frontier at equal time" rows
     rows.extend(frontier_test_rows(logs))
     return rows
 

@@ -130,7 +130,7 @@ TEST_KINDS: dict[str, str] = {
     "point_less": "<",
     "point_abs_less": "|x| <",
     "not_comparable": "no claim",
-    "bootstrap_less": "<",  # issue 26 (Exp 6): a test over resampled configuration sets
+    "bootstrap_less": "<",  # Exp 6: a test over resampled configuration sets
 }
 
 #: The ``note`` of a row whose sample has zero variance.

@@ -34,10 +34,8 @@ code, ``config.threads`` torch threads as training uses:
 :func:`calibrate` makes this whole measurement ``repeats`` times (5 by default, a few seconds each
 at the default scale) and keeps, per unit, the median over the repeats of its ratio to the same
 repeat's ``full_step`` (:func:`combine_repeats`). One measurement is not enough on a shared
-virtual machine: three back-to-back single calibrations of the default study on a quiet 2-core
-machine put ``forward_batch`` at 0.26-0.34 of a Full step and the RSSM's optimisation step at
-0.89-1.29, and the default study's ``hybrid_r50`` / baseline cost ratio at 1.107-1.186 for the
-same counted work.
+virtual machine: single calibrations of the same counted work drift apart by more than the cost
+ratios the study compares (the README's Benchmarks section has the measured spread).
 
 Observations are made from one real step's gradients and a few update directions, reused: a
 unit's cost depends on shapes, not on values. For the same reason the leave-one-seed-out kinds
@@ -73,11 +71,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .. import registry
-from ..config import arm_horizon, predictor_options, skill_gated
+from ..config import arm_horizon, arm_plan, predictor_options, skill_gated
 from ..dynamics.protocol import verifies
 from ..io import write_json
 from ..records.costs import FORMAT
-from .hybrid import HybridTrainer, _plan
+from .hybrid import HybridTrainer
 from .loop import Phase, StepInfo, Trainer, lr_at, pick_device
 from .work import (APPLY_DELTA, FORWARD_BATCH, FULL_STEP, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL,
                    SKILL_CHECK, predictor_train_steps)
@@ -222,11 +220,12 @@ def measure_units(cfg: dict, data, *, calls: int = 30, warmup: int = 3, train_ca
         with tempfile.TemporaryDirectory(prefix="calibrate_") as tmp:  # stand-ins of trained models
             files = stand_in_models(c, kind, data.vocab_size, seed, tmp) if registry.lookup(kind).loso else None
             tr = HybridTrainer(c, data, arm, seed, files=files)
-        units.update(_predictor_units(tr, c, arm, clock, calls=calls, warmup=warmup, train_calls=train_calls,
-                                      count_flops=count_flops, say=say, lengths=rollout_lengths(cfg, kind),
-                                      horizon=arm_horizon(c, arm)))
+        kind_units, delta = _predictor_units(tr, c, arm, clock, calls=calls, warmup=warmup, train_calls=train_calls,
+                                             count_flops=count_flops, say=say, lengths=rollout_lengths(cfg, kind),
+                                             horizon=arm_horizon(c, arm))
+        units.update(kind_units)
         if not searched:
-            units.update(_trainer_units(tr, clock, calls=calls, warmup=warmup, count_flops=count_flops))
+            units.update(_trainer_units(tr, delta, clock, calls=calls, warmup=warmup, count_flops=count_flops))
             searched = True
         if inspect is not None:
             inspect(kind, tr)
@@ -288,7 +287,9 @@ def _hook(inner, hook: str, options: dict, default: int = 1) -> int:
 
 def _predictor_units(tr: HybridTrainer, c: dict, arm: str, clock: _Clock, *, calls: int, warmup: int,
                      train_calls: int, count_flops: bool, say: Callable[[str], None], lengths: list[int],
-                     horizon: int) -> dict[str, dict]:
+                     horizon: int) -> tuple[dict[str, dict], dict[str, torch.Tensor]]:
+    """The units of the predictor of ``tr`` (and of its skill gate), and one of its ``horizon``-step
+    rollouts' deltas (what the trainer units apply)."""
     inner = tr.predictor.inner
     name = tr.predictor.name
     if name != unit_of_kind(tr.kind):
@@ -306,7 +307,7 @@ def _predictor_units(tr: HybridTrainer, c: dict, arm: str, clock: _Clock, *, cal
         reason = tr.guard.check_loss(info.loss) or tr.guard.check_grad(info.grad_norm)
         if reason is None:
             tr.guard.record(info.loss, info.grad_norm)
-        inner.observe(tr._observation(info, updates[i % len(updates)]))
+        inner.observe(tr.observation(info, updates[i % len(updates)]))
 
     plain, training, trained = [], [], []
     i = 0
@@ -366,11 +367,11 @@ def _predictor_units(tr: HybridTrainer, c: dict, arm: str, clock: _Clock, *, cal
         + (f", train step {1e3 * units[f'predictor_train/{name}']['s']:.1f} ms" if learns else "")
         + f", rollout {1e3 * units[f'rollout/{name}/{Y}']['s']:.2f} ms")
     lrs = [lr_at(tr.step + j, tr.train_cfg) for j in range(Y)]
-    tr._calibration_delta = inner.rollout(Y, lrs, 1).delta  # for the trainer units
+    delta = inner.rollout(Y, lrs, 1).delta  # for the trainer units
     if tr.reference is not None:  # the skill gate: its reference and its bookkeeping per Full gap
-        units.update(_skill_units(tr, info0, updates, lengths, clock, calls=calls, warmup=warmup,
+        units.update(_skill_units(tr, info0, updates, delta, lengths, clock, calls=calls, warmup=warmup,
                                   count_flops=count_flops))
-    return units
+    return units, delta
 
 
 def rollout_lengths(cfg: dict, kind: str) -> list[int]:
@@ -384,7 +385,7 @@ def rollout_lengths(cfg: dict, kind: str) -> list[int]:
             continue
         out.add(arm_horizon(cfg, arm))
         if skill_gated(cfg, arm):
-            plan = _plan(cfg, arm)
+            plan = arm_plan(cfg, arm)
             gaps = [plan.full_len(k) for k in range(plan.cycles + 1)]
             out.update(g for g in (min(gaps), max(gaps)) if g >= 1)
     return sorted(out) or [int(cfg["hybrid"]["horizon"])]
@@ -404,7 +405,7 @@ def _rollout_units(pred, name: str, lengths: list[int], tr: HybridTrainer, clock
 def _verified_units(tr: HybridTrainer, name: str, lengths: list[int], clock: _Clock, *, calls: int, warmup: int,
                     count_flops: bool) -> dict[str, dict]:
     """``verify_check/<p>`` and ``rollout/<p>/<L>`` of a verifying predictor, through the trainer's
-    verified rollout (``HybridTrainer._verified_rollout``) with its held-aside loss replaced by a
+    verified rollout (``HybridTrainer.verified_rollout``) with its held-aside loss replaced by a
     stand-in that runs no forward pass (those are ``forward_batch``): a constant loss stops the
     rollout at its first check (2 checks: the origin's and one), a falling one lets every check pass
     (``1 + ceil(L / k)`` checks). One check's own work is the difference per extra check at a length
@@ -417,13 +418,10 @@ def _verified_units(tr: HybridTrainer, name: str, lengths: list[int], clock: _Cl
         lrs = [lr_at(tr.step + j, tr.train_cfg) for j in range(L)]
         if how == "pass":
             falling = itertools.count()
-            tr._heldout_loss = lambda steps: -float(next(falling))
+            stand_in = lambda steps: -float(next(falling))  # noqa: E731
         else:
-            tr._heldout_loss = loss["stop"]
-        try:
-            pred = tr._verified_rollout(L, lrs, 1)
-        finally:
-            del tr._heldout_loss  # the trainer's own method again
+            stand_in = loss["stop"]
+        pred = tr.verified_rollout(L, lrs, 1, heldout_loss=stand_in)
         want = n_all(L) if how == "pass" else 2
         if pred.diagnostics.get("checks") != want:
             raise RuntimeError(f"verified rollout of {L} steps ran {pred.diagnostics.get('checks')} checks, "
@@ -454,13 +452,13 @@ def _verified_units(tr: HybridTrainer, name: str, lengths: list[int], clock: _Cl
     return units
 
 
-def _skill_units(tr: HybridTrainer, info0: StepInfo, updates: list[dict], lengths: list[int], clock: _Clock, *, calls: int,
-                 warmup: int, count_flops: bool) -> dict[str, dict]:
+def _skill_units(tr: HybridTrainer, info0: StepInfo, updates: list[dict], delta: dict[str, torch.Tensor],
+                 lengths: list[int], clock: _Clock, *, calls: int, warmup: int, count_flops: bool) -> dict[str, dict]:
     """``observe/reference_<r>`` (the reference's observe of a prepared observation),
     ``rollout/reference_<r>/<L>`` and ``skill_check`` (the gate's begin and end of one gap, the two
     forecasts given)."""
     ref, name = tr.reference.inner, tr.reference.unit_name
-    obs = [tr._observation(info0, u) for u in updates]
+    obs = [tr.observation(info0, u) for u in updates]
     i = [0]
 
     def observe() -> None:
@@ -470,7 +468,6 @@ def _skill_units(tr: HybridTrainer, info0: StepInfo, updates: list[dict], length
     units = {f"observe/{name}": _summary(clock.times(observe, calls, warmup))}
     units.update(_rollout_units(ref, name, lengths, tr, clock, calls=calls, warmup=warmup, count_flops=count_flops))
     weights = {n: p.detach() for n, p in tr.params.items()}
-    delta = tr._calibration_delta
 
     def check() -> None:
         tr.skill.begin(0, 0, 1, weights, delta, delta)
@@ -485,14 +482,14 @@ def _skill_units(tr: HybridTrainer, info0: StepInfo, updates: list[dict], length
     return units
 
 
-def _trainer_units(tr: HybridTrainer, clock: _Clock, *, calls: int, warmup: int, count_flops: bool) -> dict[str, dict]:
-    """Snapshot, apply, restore and line-search trial of the hybrid trainer."""
-    delta = tr._calibration_delta
+def _trainer_units(tr: HybridTrainer, delta: dict[str, torch.Tensor], clock: _Clock, *, calls: int, warmup: int,
+                   count_flops: bool) -> dict[str, dict]:
+    """Snapshot, apply, restore and line-search trial of the hybrid trainer (``delta``: a rollout's)."""
     if all(float(d.abs().max()) == 0 for d in delta.values()):  # the skip arm: give the search work to do
         g = torch.Generator(device="cpu").manual_seed(1)
         delta = {n: 1e-3 * torch.randn(p.shape, generator=g).to(p.device, p.dtype) for n, p in tr.params.items()}
     units = {}
-    t = clock.times(tr._take_snapshot, calls, warmup)
+    t = clock.times(tr.take_snapshot, calls, warmup)
     units[PRE_PREDICT_SNAPSHOT] = _summary(t)
 
     def apply(sign: float = 1.0) -> None:
@@ -506,18 +503,8 @@ def _trainer_units(tr: HybridTrainer, clock: _Clock, *, calls: int, warmup: int,
         apply(-1.0)
     units[APPLY_DELTA] = _summary(ts[warmup:])
 
-    def restore() -> None:  # what the guard does on a divergence (training/hybrid.py, _diverged)
-        snap = tr._snapshot
-        with torch.no_grad():
-            for n, p in tr.params.items():
-                p.copy_(snap["weights"][n])
-        for n, p in tr.params.items():
-            st = tr.optimizer.state[p]
-            st.clear()
-            st.update({k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v)
-                       for k, v in snap["optim"].get(n, {}).items()})
-
-    units[GUARD_RESTORE] = _summary(clock.times(restore, calls, warmup))
+    # what the guard does on a divergence (HybridTrainer.restore_snapshot, from the snapshot just taken)
+    units[GUARD_RESTORE] = _summary(clock.times(tr.restore_snapshot, calls, warmup))
     trials = []
     for _ in range(warmup + max(5, calls // 3)):
         n0 = tr.work[SEARCH_TRIAL]

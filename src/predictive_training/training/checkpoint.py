@@ -176,7 +176,7 @@ class Checkpointer:
         the path."""
         self.folder.mkdir(parents=True, exist_ok=True)
         # at most `keep` checkpoints on disk at any time, the one being written included (peak disk
-        # of a paper-scale run: issue 18): the oldest goes before the new one is written
+        # of a paper-scale run): the oldest goes before the new one is written
         for _, p in self._checkpoints()[max(self.keep - 1, 1):]:
             p.unlink(missing_ok=True)
             Path(str(p) + ".sha256").unlink(missing_ok=True)

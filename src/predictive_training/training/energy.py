@@ -183,6 +183,11 @@ class EnergyMeter:
         self._active_source, self._counter = self._open_counter()
         self._t0 = time.perf_counter()
 
+    @property
+    def measuring(self) -> bool:
+        """Whether a hardware energy counter is being read (started, and one was found)."""
+        return self._counter is not None
+
     def add_flops(self, n: float) -> None:
         """Count ``n`` FLOPs of work done since :meth:`start` (used by the estimate, reported always)."""
         _check_count("n", n)
@@ -246,7 +251,7 @@ class EnergyObserver:
     def on_event(self, trainer, event) -> None: ...
 
     def state_dict(self, trainer, checkpointer) -> dict:
-        measured = self.meter._counter is not None
+        measured = self.meter.measuring
         return {"joules": (self.meter.sample() + self.offset_joules) if measured else 0.0}
 
     def on_resume(self, trainer, state: dict | None, checkpointer) -> None:

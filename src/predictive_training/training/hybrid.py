@@ -1,4 +1,4 @@
-"""The hybrid trainer (Warmup, then cycles of Full, Predict, Correct) and the matched control.
+"""The hybrid trainer: Warmup, then cycles of Full, Predict, Correct.
 
 :class:`HybridTrainer` runs every predicted arm, whatever its predictor (any predictor of the
 registry, :mod:`predictive_training.registry`; built by :func:`make_predictor`): the nominal
@@ -7,39 +7,38 @@ verifying predictor checks its own on held-aside batches and may end the phase e
 (readiness; for skill-gated arms, measured skill on the last Full gap: :mod:`.gate`; rollout
 uncertainty), the divergence guard (:mod:`.guard`), the per-layer correction, the predictor's state
 bound (:func:`~predictive_training.dynamics.base.check_state_bound`, after every observation), and
-resumable checkpoints through a :class:`~.position.Position`. :class:`MatchedTrainer` is
-conventional training with as many backward passes as the nominal plan. Design notes:
-``docs/design.md``.
+resumable checkpoints through a :class:`~.position.Position`. Time is charged in one place
+(:meth:`HybridTrainer._charged`: ``wall_s`` and its overhead buckets). The matched control is
+:class:`~.loop.MatchedTrainer`. Design notes: ``docs/design.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from .. import registry
-from ..config import arm_horizon, arm_spec, budget_steps, predictor_options, skill_gated
+from ..config import arm_plan, arm_spec, predictor_options, skill_gated
 from ..data.prepare import TokenData
 from ..dynamics.base import PredictorContext, build_predictor, check_state_bound, state_size
 from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
 from ..dynamics.footprint import STATE_BOUND
 from ..dynamics.protocol import Observation, PredictedPhase, Predictor, verifies
 from ..dynamics.simple import EmaDeltaPredictor, ZeroPredictor
-from ..phase_plan import PhasePlan
 from .gate import SkillGate
 from .guard import DivergenceGuard
-from .loop import Observer, Phase, StepInfo, Trainer, _global_norm, lr_at
+from .loop import Observer, Phase, StepInfo, Trainer, global_norm, lr_at
 from .position import Correcting, Position
 from .work import APPLY_DELTA, GUARD_RESTORE, PRE_PREDICT_SNAPSHOT, SKILL_CHECK, CountingCorrector, CountingPredictor
 
 __all__ = [
     "HybridTrainer",
-    "MatchedTrainer",
     "make_predictor",
     "VERIFY_OFFSET",
 ]
@@ -81,7 +80,7 @@ class HybridTrainer(Trainer):
         if "prediction_ratio" not in arm_cfg:
             raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind {self.kind!r}")
         h = self.hcfg = cfg["hybrid"]
-        self.plan = _plan(cfg, arm)
+        self.plan = arm_plan(cfg, arm)
         self.spec = arm_spec(cfg, arm)
         self.predictor = predictor or make_predictor(cfg, self.kind, self.model, self.params, seed, files, arm)
         self.n_params = sum(p.numel() for p in self.params.values())
@@ -198,16 +197,25 @@ class HybridTrainer(Trainer):
         return Position.in_cycle("full", n)
 
     def _cycle(self, pos: Position) -> None:
-        """Cycle ``self.cycle`` from ``pos``: its Full gap, then Predict, then Correct."""
+        """Cycle ``self.cycle`` from ``pos``: its Full gap, then Predict, then Correct (the held-aside
+        loss after Predict, the guard on it and the line search, then the real Correct steps). When no
+        prediction is applied (no room before the budget's end, the gate blocked it, or a verified
+        extrapolation kept nothing) the Predict and Correct slots run Full."""
         if pos.stage == "full":
             self._begin_skill(pos)
             self._run_steps(pos, Phase.FULL)
             if self._interrupted or self.step >= self._total():
                 return
             self._end_skill()
-            pos = self._predict()
-        if pos is None:  # the guard fired on the loss after the Predict phase
-            return
+            start = self.step
+            pred = self._predict()
+            if pred is None:
+                slots = min(self.plan.horizon + self.plan.correct, self._total() - self.step)
+                pos = Position.in_cycle("full_only", slots)
+            else:
+                pos = self._begin_correct(pred, start)
+                if pos is None:  # the guard fired on the held-aside loss after the Predict phase
+                    return
         if pos.stage == "correct":
             self._correct(pos)
         else:
@@ -215,25 +223,23 @@ class HybridTrainer(Trainer):
 
     # --- the phases -------------------------------------------------------------------------------
 
-    def _predict(self) -> Position | None:
-        """The Predict phase: one rollout, the gate, the predicted delta applied over Y steps, then the
-        held-aside loss, the guard and the line search. Returns where the cycle goes on: its Correct
-        phase; Full steps in place of Predict and Correct (no room before the budget's end, or the
-        gate blocked); or None (the guard restored the pre-Predict weights)."""
+    def _predict(self) -> PredictedPhase | None:
+        """The Predict phase: one rollout, the gate, the predicted delta applied over Y steps. Returns
+        the applied prediction, or None when none was applied: no room for Predict and Correct before
+        the budget's end, the gate blocked it, or a verified extrapolation kept nothing."""
         Y, C = self.plan.horizon, self.plan.correct
         if self._total() - self.step < Y + C:  # no room for Predict + Correct: run Full to the end
-            return Position.in_cycle("full_only", self._total() - self.step)
+            return None
         self._position = Position.in_cycle("predict")
-        start = self.step
         pred = self._rollout_and_gate()
         if pred is None:
-            return Position.in_cycle("full_only", Y + C)
+            return None
         if self._replaced(pred) == 0:  # a verified extrapolation whose first check already failed
             self._empty_prediction(pred)
-            return Position.in_cycle("full_only", Y + C)
+            return None
         self._owed = Y - self._replaced(pred)
         self._apply(pred)
-        return self._line_search(pred, start)
+        return pred
 
     def _replaced(self, pred: PredictedPhase) -> int:
         """Steps the prediction replaces: ``Y``, or fewer after a verified extrapolation's early end."""
@@ -243,7 +249,7 @@ class HybridTrainer(Trainer):
         """The predictor's one prediction for a Predict phase: its rollout, or for a verifying
         predictor its verified rollout on held-aside batches."""
         if verifies(self.predictor):
-            return self._verified_rollout(horizon, lrs, seed)
+            return self.verified_rollout(horizon, lrs, seed)
         return self.predictor.rollout(horizon, lrs, seed=seed)
 
     def verify_steps(self) -> list[int]:
@@ -252,14 +258,18 @@ class HybridTrainer(Trainer):
         base = self._total() + VERIFY_OFFSET + self.cycle * self.n_verify_batches
         return list(range(base, base + self.n_verify_batches))
 
-    def _verified_rollout(self, horizon: int, lrs: Sequence[float], seed: int) -> PredictedPhase:
+    def verified_rollout(self, horizon: int, lrs: Sequence[float], seed: int,
+                         heldout_loss: Callable[[Sequence[int]], float] | None = None) -> PredictedPhase:
         """Verified extrapolation (``dynamics/verified.py``): the predictor steps from the current
         weights and asks for the held-aside loss of each candidate; every check is
         ``hybrid.verified.batches`` forward passes, counted in ``forward_passes`` (training work,
-        inside ``wall_s``). The weights are back at the origin afterwards."""
+        inside ``wall_s``). The weights are back at the origin afterwards. ``heldout_loss(steps)``
+        replaces the held-aside loss of the batches at ``steps`` (the calibration times the rollout
+        with a stand-in that runs no forward pass); default: the trainer's own."""
         steps = self.verify_steps()
         origin = {n: p.detach().clone() for n, p in self.params.items()}
         f0 = self.forward_passes
+        measure = heldout_loss or self._heldout_loss
 
         def loss_at(delta: Mapping[str, torch.Tensor]) -> float:
             with torch.no_grad():
@@ -267,7 +277,7 @@ class HybridTrainer(Trainer):
                     p.copy_(origin[n])
                     if n in delta:
                         p.add_(delta[n].to(device=p.device, dtype=p.dtype))
-            return self._heldout_loss(steps)
+            return measure(steps)
 
         try:
             pred = self.predictor.verified_rollout(horizon, lrs, seed, loss_at)
@@ -295,18 +305,15 @@ class HybridTrainer(Trainer):
         reference (hybrid arms; no rollout then), or the rollout's uncertainty is not finite or
         above ``hybrid.gate.max_uncertainty``."""
         k, Y = self.cycle, self.plan.horizon
-        t0 = time.perf_counter()
-        start = self.step
-        lrs = [lr_at(start + i, self.train_cfg) for i in range(Y)]
-        ready = self.predictor.ready()
-        skilled, why = self.skill.decision() if self.skill is not None else (True, None)
-        pred = None
-        if ready and skilled:
-            pred = self._predict_once(Y, lrs, self.seed * 1_000_003 + start)
-            self.n_rollouts += 1
-        dt = time.perf_counter() - t0
-        self.overhead_s["rollout"] += dt
-        self.wall_s += dt
+        with self._charged("rollout"):
+            start = self.step
+            lrs = [lr_at(start + i, self.train_cfg) for i in range(Y)]
+            ready = self.predictor.ready()
+            skilled, why = self.skill.decision() if self.skill is not None else (True, None)
+            pred = None
+            if ready and skilled:
+                pred = self._predict_once(Y, lrs, self.seed * 1_000_003 + start)
+                self.n_rollouts += 1
         unc = pred.uncertainty if pred is not None else float("nan")
         if not ready:
             block = "predictor_not_ready"
@@ -334,28 +341,22 @@ class HybridTrainer(Trainer):
         reference's forecasts of the gap's delta, at the gap's length, and the weights now."""
         if self.skill is None or self.skill.cycle == self.cycle or pos.left < 1:
             return
-        t0 = time.perf_counter()
-        F, start = pos.left, self.step
-        lrs = [lr_at(start + i, self.train_cfg) for i in range(F)]
-        seed = self.seed * 1_000_003 + start + 999_983  # not a Predict phase's rollout seed
-        pred = self.predictor.rollout(F, lrs, seed=seed).delta if self.predictor.ready() else None
-        ref = (self.reference.rollout(F, lrs, seed=seed).delta if self.reference.ready()
-               else {n: torch.zeros_like(p) for n, p in self.params.items()})
-        self.skill.begin(self.cycle, start, F, {n: p.detach() for n, p in self.params.items()}, pred, ref)
-        self.work[SKILL_CHECK] += 1  # begin and end of one gap; the two rollouts count themselves
-        dt = time.perf_counter() - t0
-        self.overhead_s["skill_check"] += dt
-        self.wall_s += dt
+        with self._charged("skill_check"):
+            F, start = pos.left, self.step
+            lrs = [lr_at(start + i, self.train_cfg) for i in range(F)]
+            seed = self.seed * 1_000_003 + start + 999_983  # not a Predict phase's rollout seed
+            pred = self.predictor.rollout(F, lrs, seed=seed).delta if self.predictor.ready() else None
+            ref = (self.reference.rollout(F, lrs, seed=seed).delta if self.reference.ready()
+                   else {n: torch.zeros_like(p) for n, p in self.params.items()})
+            self.skill.begin(self.cycle, start, F, {n: p.detach() for n, p in self.params.items()}, pred, ref)
+            self.work[SKILL_CHECK] += 1  # begin and end of one gap; the two rollouts count themselves
 
     def _end_skill(self) -> None:
         """At the end of the Full gap: score the two forecasts against the real delta."""
         if self.skill is None:
             return
-        t0 = time.perf_counter()
-        self.skill.end(self.step, {n: p.detach() for n, p in self.params.items()})
-        dt = time.perf_counter() - t0
-        self.overhead_s["skill_check"] += dt
-        self.wall_s += dt
+        with self._charged("skill_check"):
+            self.skill.end(self.step, {n: p.detach() for n, p in self.params.items()})
 
     def _apply(self, pred: PredictedPhase) -> None:
         """The predicted delta added to the weights at once, then the Y Predict steps (no passes; fewer
@@ -365,34 +366,33 @@ class HybridTrainer(Trainer):
         if pred.steps is not None:
             self.verify_stats["steps_replaced"] += n_steps
             self.verify_stats["early_ends"] += int(n_steps < Y)
-        t0 = time.perf_counter()
-        _check_delta(pred.delta, self.params)
-        self._take_snapshot()
-        with torch.no_grad():
-            for n, p in self.params.items():
-                p.add_(pred.delta[n].to(device=p.device, dtype=p.dtype))
-        self.work[APPLY_DELTA] += 1
-        applied = _global_norm(pred.delta)
-        self.overhead_s["snapshot_and_apply"] += time.perf_counter() - t0
-        path = np.asarray(pred.loss_path, dtype=np.float64)
-        self.emit({"event": "prediction", "cycle": k, "horizon": Y, "predictor": self.predictor.name,
-                   "predicted_loss_start": _json(path[0]), "predicted_loss_end": _json(path[-1]),
-                   "predicted_loss_path": [_json(v) for v in path],
-                   "predicted_loss_q05_end": _json(pred.loss_q05[-1]) if pred.loss_q05 is not None else None,
-                   "predicted_loss_q95_end": _json(pred.loss_q95[-1]) if pred.loss_q95 is not None else None,
-                   "predicted_delta_norm": _json(applied), "uncertainty": _json(pred.uncertainty),
-                   "steps_replaced": n_steps, "diagnostics": pred.diagnostics,
-                   "loss_recent_mean": _json(float(np.mean(self.guard.losses))) if self.guard.losses else None})
-        self._enter(Phase.PREDICT)
+        with self._charged():
+            with self._charged("snapshot_and_apply", wall=False):
+                _check_delta(pred.delta, self.params)
+                self.take_snapshot()
+                with torch.no_grad():
+                    for n, p in self.params.items():
+                        p.add_(pred.delta[n].to(device=p.device, dtype=p.dtype))
+                self.work[APPLY_DELTA] += 1
+                applied = global_norm(pred.delta)
+            path = np.asarray(pred.loss_path, dtype=np.float64)
+            self.emit({"event": "prediction", "cycle": k, "horizon": Y, "predictor": self.predictor.name,
+                       "predicted_loss_start": _json(path[0]), "predicted_loss_end": _json(path[-1]),
+                       "predicted_loss_path": [_json(v) for v in path],
+                       "predicted_loss_q05_end": _json(pred.loss_q05[-1]) if pred.loss_q05 is not None else None,
+                       "predicted_loss_q95_end": _json(pred.loss_q95[-1]) if pred.loss_q95 is not None else None,
+                       "predicted_delta_norm": _json(applied), "uncertainty": _json(pred.uncertainty),
+                       "steps_replaced": n_steps, "diagnostics": pred.diagnostics,
+                       "loss_recent_mean": _json(float(np.mean(self.guard.losses))) if self.guard.losses else None})
+            self._enter(Phase.PREDICT)
         for i in range(n_steps):
-            lr = lr_at(self.step, self.train_cfg)
-            self.predict_steps += 1
-            info = StepInfo(step=self.step, phase=Phase.PREDICT.value, loss=None, lr=lr, grad_norm=None,
-                            backward=False, wall_s=0.0, tokens=self.tokens,
-                            delta_norm=applied if i == 0 else 0.0)
-            self.wall_s += time.perf_counter() - t0
+            with self._charged():  # the Predict step's bookkeeping (its row is recorded as every step's)
+                lr = lr_at(self.step, self.train_cfg)
+                self.predict_steps += 1
+                info = StepInfo(step=self.step, phase=Phase.PREDICT.value, loss=None, lr=lr, grad_norm=None,
+                                backward=False, wall_s=0.0, tokens=self.tokens,
+                                delta_norm=applied if i == 0 else 0.0)
             self._finish_step(info, None, pred.delta if i == 0 else None)
-            t0 = time.perf_counter()
 
     def held_aside_steps(self, start: int, skipped_steps: int | None = None) -> tuple[list[int], list[int]]:
         """The batches (batch-stream steps) held aside after the Predict phase that began at ``start``
@@ -416,30 +416,28 @@ class HybridTrainer(Trainer):
         search += [T + self.cycle * n_s + i for i in range(n_s - skipped)]
         return probe, search
 
-    def _line_search(self, pred: PredictedPhase, start: int) -> Position | None:
-        """The held-aside loss after the Predict phase (``prediction_outcome``), the guard on it, the
-        per-layer line search, and the probe loss right after it (no real step in between); returns
-        the Correct phase's position (None if the guard fired)."""
+    def _begin_correct(self, pred: PredictedPhase, start: int) -> Position | None:
+        """The start of the Correct phase after the Predict phase that began at ``start``: the held-aside
+        loss (``prediction_outcome``), the guard on it, the per-layer line search, and the probe loss
+        right after it (no real step in between); returns the position of the Correct phase's real
+        steps (None if the guard fired)."""
         k, C = self.cycle, self.plan.correct
         probe, search = self.held_aside_steps(start, self._replaced(pred))
-        t0 = time.perf_counter()
-        after_predict = self._heldout_loss(probe)  # training work: the guard checks it
-        self.overhead_s["heldout_loss"] += time.perf_counter() - t0
-        path = np.asarray(pred.loss_path, dtype=np.float64)
-        self.emit({"event": "prediction_outcome", "cycle": k, "predicted_loss_end": _json(path[-1]),
-                   "actual_loss": _json(after_predict), "actual_is": "held-aside loss after the Predict phase",
-                   "heldout_steps": probe,
-                   "abs_error": _json(abs(path[-1] - after_predict)) if math.isfinite(after_predict) else None})
-        reason = self.guard.check_loss(after_predict)
-        if reason is not None:
-            self.predict_steps_reverted += self.plan.horizon
-            self._diverged("predict_" + reason, after_predict, where=Phase.PREDICT.value)
-            self.wall_s += time.perf_counter() - t0
-            return None
-        t1 = time.perf_counter()
-        corr = self.corrector.correct(self.params, pred.delta, lambda: self._batch_losses(search))
-        self.overhead_s["line_search"] += time.perf_counter() - t1
-        self.wall_s += time.perf_counter() - t0
+        with self._charged():
+            with self._charged("heldout_loss", wall=False):
+                after_predict = self._heldout_loss(probe)  # training work: the guard checks it
+            path = np.asarray(pred.loss_path, dtype=np.float64)
+            self.emit({"event": "prediction_outcome", "cycle": k, "predicted_loss_end": _json(path[-1]),
+                       "actual_loss": _json(after_predict), "actual_is": "held-aside loss after the Predict phase",
+                       "heldout_steps": probe,
+                       "abs_error": _json(abs(path[-1] - after_predict)) if math.isfinite(after_predict) else None})
+            reason = self.guard.check_loss(after_predict)
+            if reason is not None:
+                self.predict_steps_reverted += self.plan.horizon
+                self._diverged("predict_" + reason, after_predict, where=Phase.PREDICT.value)
+                return None
+            with self._charged("line_search", wall=False):
+                corr = self.corrector.correct(self.params, pred.delta, lambda: self._batch_losses(search))
         after_search = self._probe_loss(probe)  # measurement only (Exp 5)
         # from here on the cycle needs only this small record, so Correct steps are checkpointable
         return Position.in_cycle("correct", C, Correcting(probe, search, after_predict, after_search,
@@ -496,31 +494,45 @@ class HybridTrainer(Trainer):
     def guard_armed(self) -> bool:
         """The guard checks only while a prediction can be undone: from a Predict phase (which takes
         the snapshot) until a restore. Before the first Predict phase the ordinary rise of gradient
-        norms in warmup fired it (issue 15: seed 4 of the default study, step 31, 20 extra Full
-        steps); after a restore, firing again would restore the same snapshot and discard the
-        fallback's real steps (the smoke study's repeat_r50 seed 0: 16 restores in a row)."""
+        norms in warmup would fire it and cost Full steps for nothing; after a restore, firing again
+        would restore the same snapshot and discard the fallback's real steps (a cascade of restores
+        to one snapshot)."""
         return self._snapshot is not None
+
+    @contextlib.contextmanager
+    def _charged(self, bucket: str | None = None, wall: bool = True):
+        """The one place where the hybrid trainer charges time: the block's seconds go to the training
+        clock ``wall_s`` (unless ``wall`` is False: a part of a block that is charged already) and to
+        the overhead bucket ``bucket`` of ``overhead_s``, a breakdown of ``wall_s``. Real steps are
+        charged by :class:`~.loop.Trainer`; measurements (validation, Exp 5's probe, the state bound,
+        checkpoints) stay outside ``wall_s``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            if bucket is not None:
+                self.overhead_s[bucket] += dt
+            if wall:
+                self.wall_s += dt
 
     def _finish_step(self, info: StepInfo, grads, update) -> StepInfo:
         if not info.backward:
             return super()._finish_step(info, grads, update)
-        t0 = time.perf_counter()
-        reason = None
-        if self.guard_armed:
-            reason = self.guard.check_loss(info.loss) or self.guard.check_grad(info.grad_norm)
-        if reason is None:
-            if math.isfinite(info.loss) and math.isfinite(info.grad_norm):  # unarmed: keep the history finite
-                self.guard.record(info.loss, info.grad_norm)
-                obs = self._observation(info, update)
-                self.predictor.observe(obs)
-                if self.reference is not None:
-                    self.reference.observe(obs)
-        else:
-            info.extra["guard"] = reason
-            self._diverged(reason, info.loss, where=info.phase)
-        dt = time.perf_counter() - t0
-        self.overhead_s["guard_and_observe"] += dt
-        self.wall_s += dt
+        with self._charged("guard_and_observe"):
+            reason = None
+            if self.guard_armed:
+                reason = self.guard.check_loss(info.loss) or self.guard.check_grad(info.grad_norm)
+            if reason is None:
+                if math.isfinite(info.loss) and math.isfinite(info.grad_norm):  # unarmed: keep the history finite
+                    self.guard.record(info.loss, info.grad_norm)
+                    obs = self.observation(info, update)
+                    self.predictor.observe(obs)
+                    if self.reference is not None:
+                        self.reference.observe(obs)
+            else:
+                info.extra["guard"] = reason
+                self._diverged(reason, info.loss, where=info.phase)
         # the state bound: a safety check, not the method's work (outside the training clock)
         total, fixed = check_state_bound(self.predictor.inner, self.n_params, f"after observing step {info.step}")
         self.state_max = max(self.state_max, total - fixed)
@@ -531,8 +543,10 @@ class HybridTrainer(Trainer):
             self.recent_losses.pop()  # keep the final-train-loss window finite
         return out
 
-    def _observation(self, info: StepInfo, update: dict[str, torch.Tensor]) -> Observation:
-        # p.grad holds the CLIPPED gradient; Observation.of_step undoes the clip factor
+    def observation(self, info: StepInfo, update: dict[str, torch.Tensor]) -> Observation:
+        """What a predictor observes of the real step ``info`` that applied ``update``: its loss,
+        learning rate and gradients before clipping (``p.grad`` holds the CLIPPED gradient;
+        ``Observation.of_step`` undoes the clip factor)."""
         return Observation.of_step(info.step, self._total(), info.loss, info.grad_norm, info.lr,
                                    {n: p.grad for n, p in self.params.items()}, self.train_cfg["grad_clip"], update)
 
@@ -544,13 +558,7 @@ class HybridTrainer(Trainer):
         self.n_guard_events += 1
         event = {"event": "guard", "reason": reason, "phase": where, "cycle": self.cycle,
                  "loss": _json(loss), "loss_threshold": _json(self.guard.loss_threshold())}
-        with torch.no_grad():
-            for n, p in self.params.items():
-                p.copy_(self._snapshot["weights"][n])
-        for n, p in self.params.items():
-            st = self.optimizer.state[p]
-            st.clear()
-            st.update({k: _clone(v) for k, v in self._snapshot["optim"].get(n, {}).items()})
+        self.restore_snapshot()
         self.n_restores += 1
         event.update(action="restore", restored_to_step=self._snapshot["step"],
                      fallback_steps=self.fallback_steps)
@@ -563,7 +571,9 @@ class HybridTrainer(Trainer):
         self._interrupted = True
         self.emit(event)
 
-    def _take_snapshot(self) -> None:
+    def take_snapshot(self) -> None:
+        """Keep the weights and AdamW's state aside before a Predict phase applies its delta (the
+        divergence guard restores them; counted work ``pre_predict_snapshot``)."""
         self.work[PRE_PREDICT_SNAPSHOT] += 1
         self._snapshot = {
             "step": self.step,
@@ -571,6 +581,17 @@ class HybridTrainer(Trainer):
             "optim": {n: {k: _clone(v) for k, v in self.optimizer.state[p].items()}
                       for n, p in self.params.items() if p in self.optimizer.state},
         }
+
+    def restore_snapshot(self) -> None:
+        """Put the weights and AdamW's state of the last :meth:`take_snapshot` back (what the guard does
+        on a divergence; counted work ``guard_restore``). The snapshot is kept."""
+        with torch.no_grad():
+            for n, p in self.params.items():
+                p.copy_(self._snapshot["weights"][n])
+        for n, p in self.params.items():
+            st = self.optimizer.state[p]
+            st.clear()
+            st.update({k: _clone(v) for k, v in self._snapshot["optim"].get(n, {}).items()})
 
     # --- held-aside loss --------------------------------------------------------------------------
 
@@ -632,7 +653,7 @@ class HybridTrainer(Trainer):
             "backward_passes_nominal": self.plan.backward_passes,
             "extra_backward_passes": self.backward_passes - self.plan.backward_passes,
             "extra_backward_causes": {"gate_blocks": self.n_gate_blocks, "guard_events": list(self.guard_log)},
-            # issue 17: what the predictor itself holds and did (cost hooks; docs/design.md)
+            # what the predictor itself holds and did (cost hooks; docs/design.md)
             "predictor_state_numbers": _state_numbers(self.predictor.inner),
             "predictor_work": self.predictor.inner.work() if hasattr(self.predictor.inner, "work") else None,
             # the registry entry and the state against its bound (dynamics/base.py, checked after every observation)
@@ -707,52 +728,9 @@ class HybridTrainer(Trainer):
             self.reference.load_state_dict(h["reference"])
 
 
-class MatchedTrainer(Trainer):
-    """The ``matched`` control: conventional AdamW for as many steps as the nominal phase plan of
-    ``arms.<arm>.prediction_ratio`` has backward passes, the schedule compressed to that length.
-    A ``conventional`` arm with a ``budget`` b < 1 (a point of the conventional frontier, issue 16) is the
-    same trainer for ``round(b x train.steps)`` steps (:func:`~predictive_training.config.budget_steps`)."""
-
-    def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = ()):
-        arm_cfg = cfg["arms"][arm]
-        tc = cfg["train"]
-        if arm_cfg["kind"] == "conventional":
-            steps = budget_steps(cfg, arm)
-        elif "prediction_ratio" not in arm_cfg:
-            raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind 'matched'")
-        else:
-            steps = _plan(cfg, arm).backward_passes
-        if steps <= tc["warmup_steps"]:
-            raise ValueError(f"arms.{arm}: matched budget {steps} steps does not exceed train.warmup_steps")
-        self.budget_steps = tc["steps"]
-        cfg = copy.deepcopy(cfg)
-        cfg["train"]["steps"] = steps  # lr_at reads train.steps: the cosine ends at the matched budget
-        super().__init__(cfg, data, arm, seed, observers)
-
-    def summary(self) -> dict:
-        s = super().summary()
-        if self.cfg["arms"][self.arm]["kind"] == "conventional":
-            s.update({"budget": float(self.cfg["arms"][self.arm].get("budget", 1.0)), "budget_steps": self.budget_steps})
-            return s
-        s.update({"kind": "matched", "budget_steps": self.budget_steps, "matched_backward_passes": s["steps"],
-                  "matched_to_ratio": s["prediction_ratio_requested"],
-                  "prediction_ratio_requested": 0.0, "prediction_ratio_achieved": 0.0})
-        return s
-
-
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
-
-
-def _plan(cfg: Mapping, arm: str) -> PhasePlan:
-    """The nominal plan of arm ``arm`` (a ValueError names ``arms.<arm>.prediction_ratio``)."""
-    h, tc = cfg["hybrid"], cfg["train"]
-    try:
-        return PhasePlan(float(cfg["arms"][arm]["prediction_ratio"]), arm_horizon(cfg, arm), int(h["correct_steps"]),
-                         int(tc["steps"]), int(tc["warmup_steps"]))
-    except ValueError as exc:
-        raise ValueError(f"config key 'arms.{arm}.prediction_ratio': {exc}") from exc
 
 
 def _check_delta(delta: Mapping[str, torch.Tensor], params: Mapping[str, torch.Tensor]) -> None:
@@ -768,8 +746,8 @@ def _check_delta(delta: Mapping[str, torch.Tensor], params: Mapping[str, torch.T
 
 
 def _state_numbers(predictor) -> int | None:
-    """Numbers the predictor keeps between steps (``state_numbers()`` as it reports them; issue 18 bounds
-    them by 8 x N); None when it reports them as a breakdown (``predictor_state`` has the total)."""
+    """Numbers the predictor keeps between steps (``state_numbers()`` as it reports them; bounded by
+    8 x N, ``dynamics/footprint.py``); None when it reports them as a breakdown (``predictor_state`` has the total)."""
     f = getattr(predictor, "state_numbers", None)
     v = f() if callable(f) else None
     return int(v) if isinstance(v, (int, float)) else None

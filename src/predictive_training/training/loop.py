@@ -3,12 +3,16 @@
 :class:`Trainer` runs the steps (every step has a :class:`Phase`; the hybrid trainer adds Predict
 and Correct), keeps the clock and the pass counters, and hands every step's :class:`StepInfo`,
 gradients and update to its :class:`Observer` s, which record everything. Resumable through
-:meth:`Trainer.checkpoint_state` and :meth:`Trainer.restore`. Design notes: ``docs/design.md``.
+:meth:`Trainer.checkpoint_state` and :meth:`Trainer.restore`. :class:`MatchedTrainer` is conventional
+training for a shorter budget with its own full schedule: the ``matched`` control (as many backward
+passes as a predicted arm's nominal plan) and the conventional frontier's budgets. Design notes:
+``docs/design.md``.
 """
 
 from __future__ import annotations
 
 import collections
+import copy
 import enum
 import logging
 import math
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import arm_plan, budget_steps
 from ..data.prepare import TokenData
 from ..model import GPT, GPTConfig
 from .work import FORWARD_BATCH, FULL_STEP
@@ -246,7 +251,7 @@ class Trainer:
             backward=True,
             wall_s=0.0,
             tokens=self.tokens,
-            delta_norm=_global_norm(update),
+            delta_norm=global_norm(update),
             clip_coef=clip_coef,
         )
         self.wall_s += time.perf_counter() - t0
@@ -497,6 +502,39 @@ class Trainer:
         return float(np.mean(self.recent_losses)) if self.recent_losses else None
 
 
+class MatchedTrainer(Trainer):
+    """The ``matched`` control: conventional AdamW for as many steps as the nominal phase plan of
+    ``arms.<arm>.prediction_ratio`` has backward passes, the schedule compressed to that length.
+    A ``conventional`` arm with a ``budget`` b < 1 (a point of the conventional frontier) is the
+    same trainer for ``round(b x train.steps)`` steps (:func:`~predictive_training.config.budget_steps`)."""
+
+    def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = ()):
+        arm_cfg = cfg["arms"][arm]
+        tc = cfg["train"]
+        if arm_cfg["kind"] == "conventional":
+            steps = budget_steps(cfg, arm)
+        elif "prediction_ratio" not in arm_cfg:
+            raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind 'matched'")
+        else:
+            steps = arm_plan(cfg, arm).backward_passes
+        if steps <= tc["warmup_steps"]:
+            raise ValueError(f"arms.{arm}: matched budget {steps} steps does not exceed train.warmup_steps")
+        self.budget_steps = tc["steps"]
+        cfg = copy.deepcopy(cfg)
+        cfg["train"]["steps"] = steps  # lr_at reads train.steps: the cosine ends at the matched budget
+        super().__init__(cfg, data, arm, seed, observers)
+
+    def summary(self) -> dict:
+        s = super().summary()
+        if self.cfg["arms"][self.arm]["kind"] == "conventional":
+            s.update({"budget": float(self.cfg["arms"][self.arm].get("budget", 1.0)), "budget_steps": self.budget_steps})
+            return s
+        s.update({"kind": "matched", "budget_steps": self.budget_steps, "matched_backward_passes": s["steps"],
+                  "matched_to_ratio": s["prediction_ratio_requested"],
+                  "prediction_ratio_requested": 0.0, "prediction_ratio_achieved": 0.0})
+        return s
+
+
 def _observer_key(i: int, obs: Observer) -> str:
     return f"{i}:{type(obs).__name__}"
 
@@ -517,5 +555,6 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _global_norm(tensors: dict[str, torch.Tensor]) -> float:
+def global_norm(tensors: dict[str, torch.Tensor]) -> float:
+    """L2 norm of all ``tensors`` together (their values as one vector)."""
     return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.float()) for t in tensors.values()])))

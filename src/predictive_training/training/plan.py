@@ -22,7 +22,7 @@ What does not fit on this machine is measured smaller and computed, and every nu
 the GPT step at reduced batches (two batch sizes, time and memory extrapolated linearly in the
 batch), a predictor at reduced model widths (two widths with the config's depth and vocabulary,
 time, state and memory extrapolated linearly in the parameter count N, which is exact for state
-sizes at a fixed number of tensors). Budgets checked (issue 18): every predictor's state at most
+sizes at a fixed number of tensors). Budgets checked: every predictor's state at most
 8 N float32 numbers (:mod:`..dynamics.footprint`), a finished run folder at most 10 GB, peak disk
 during a run at most 20 GB.
 """
@@ -59,7 +59,7 @@ __all__ = ["nominal_work", "run_disk", "plan", "format_plan", "settle", "RUN_FOL
            "rssm_train_runs"]
 
 GB = 1e9
-RUN_FOLDER_BUDGET = 10 * GB   # a finished run folder (issue 18)
+RUN_FOLDER_BUDGET = 10 * GB   # a finished run folder (a paper-scale run must fit a node's disk)
 PEAK_DISK_BUDGET = 20 * GB    # a run folder during the run, checkpoints included
 _DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 
@@ -306,7 +306,7 @@ def settle(tr, block: int = 25, cap: int = 2000) -> tuple[int, dict, dict]:
         nonlocal i
         info = StepInfo(step=tr.step + i, phase="full", loss=2.0, lr=1e-3, grad_norm=1.0, backward=True,
                         wall_s=0.0, tokens=0, delta_norm=0.0)
-        inner.observe(tr._observation(info, ups[i % 2]))
+        inner.observe(tr.observation(info, ups[i % 2]))
         i += 1
 
     prev = None

@@ -29,8 +29,8 @@ from ..records.integrity import write_manifest
 from ..records.jsonl import METRICS
 from .checkpoint import Checkpointer, partial_dir, run_fingerprint
 from .energy import EnergyObserver
-from .hybrid import HybridTrainer, MatchedTrainer
-from .loop import Observer, Trainer
+from .hybrid import HybridTrainer
+from .loop import MatchedTrainer, Observer, Trainer
 from .observers import (EventRecorder, GradientRecorder, MetricsRecorder, Progress, SnapshotRecorder,
                         TensorBoardRecorder, TensorNormRecorder, TrajectoryRecorder)
 from .shadow import ShadowObserver
@@ -65,7 +65,7 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
     Works in ``partial_dir(out_dir)``: resumes from its newest usable checkpoint if there is one
     (logging "resumed from step N"), else clears it and starts fresh. On success the folder,
     without its checkpoints, replaces ``out_dir``. On failure it is left for the next attempt.
-    ``train.checkpoint_every`` (default 100; 0: no checkpoints) sets the interval. ``observers``:
+    ``train.checkpoint_every`` (0: no checkpoints) sets the interval. ``observers``:
     extra observers, run after the recorders (tests use one to simulate a crash). ``files``: the
     leave-one-seed-out models of a ``nowcaster`` or ``rssm_pretrained`` arm (made for this seed).
     The baseline also records its trajectory (``trajectory.safetensors``) when a nowcaster is
@@ -81,7 +81,7 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     work = partial_dir(out_dir)
-    every = int(cfg["train"].get("checkpoint_every", 100))
+    every = int(cfg["train"]["checkpoint_every"])
     ckpt = Checkpointer(work, every, fingerprint=run_fingerprint(cfg, arm, seed, data.meta, record))
     state = ckpt.load_latest() if work.is_dir() else None
     if state is None:

@@ -1,4 +1,4 @@
-"""Training for the hyperparameter search (Experiment 6, issue 26).
+"""Training for the hyperparameter search (Experiment 6).
 
 The sweep's runs are ordinary conventional runs of :func:`.run.run_training` with the configuration's
 config (:func:`predictive_training.config.hpo_trial_config`): metrics, events and summary only. The live
