@@ -1,4 +1,5 @@
-"""The conventional trainer: AdamW, linear warmup then cosine decay, gradient clipping.
+"""The conventional trainer: AdamW (or ``train.optimizer``), linear warmup then cosine decay (or
+``train.schedule``, :mod:`.optim`), gradient clipping.
 
 :class:`Trainer` runs the steps (every step has a :class:`Phase`; the hybrid trainer adds Predict
 and Correct), keeps the clock and the pass counters, and hands every step's :class:`StepInfo`,
@@ -28,6 +29,7 @@ import torch.nn.functional as F
 from ..config import arm_plan, budget_steps
 from ..data.prepare import TokenData
 from ..model import GPT, GPTConfig
+from .optim import lr_at, make_optimizer
 from .work import FORWARD_BATCH, FULL_STEP
 
 log = logging.getLogger(__name__)
@@ -78,17 +80,6 @@ def clip_factor(grad_norm: float, max_norm: float) -> float:
     if not math.isfinite(grad_norm):
         return math.nan
     return min(1.0, max_norm / (grad_norm + 1e-6))
-
-
-def lr_at(step: int, train_cfg: dict, total_steps: int | None = None) -> float:
-    """Linear warmup to ``train.lr``, then cosine decay to ``lr * min_lr_ratio`` at the budget's end."""
-    peak, warm = train_cfg["lr"], train_cfg["warmup_steps"]
-    total = total_steps or train_cfg["steps"]
-    if step < warm:
-        return peak * (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, total - warm))
-    floor = peak * train_cfg["min_lr_ratio"]
-    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
 
 
 class Batches:
@@ -205,14 +196,8 @@ class Trainer:
         )
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        decay = [p for n, p in self.params.items() if p.dim() >= 2]
-        no_decay = [p for n, p in self.params.items() if p.dim() < 2]
-        tc = self.train_cfg
-        return torch.optim.AdamW(
-            [{"params": decay, "weight_decay": tc["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=tc["lr"],
-            betas=(tc["beta1"], tc["beta2"]),
-        )
+        """The optimiser of ``train.optimizer`` (AdamW by default; :mod:`.optim`)."""
+        return make_optimizer(self.params, self.train_cfg)
 
     # --- the pieces of a step -------------------------------------------------------------
 
@@ -224,7 +209,7 @@ class Trainer:
         return self.model.loss(x, y)
 
     def full_step(self, phase: Phase) -> StepInfo:
-        """One real optimisation step: forward, backward, clip, AdamW update."""
+        """One real optimisation step: forward, backward, clip, optimiser update."""
         t0 = time.perf_counter()
         lr = lr_at(self.step, self.train_cfg)
         for group in self.optimizer.param_groups:
