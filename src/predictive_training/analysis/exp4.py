@@ -134,6 +134,7 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
             "horizon": None if kind in FRONTIER_KINDS else arm_horizon(cfg, arm),
             "budget": cfg["arms"][arm].get("budget", 1.0) if kind == "conventional" else None,
             "final_val_loss": s["final_val_loss"],
+            "final_val_loss_avg": s.get("final_val_loss_avg"),  # record.weight_average (LAWA), if recorded
             "final_train_loss": s["final_train_loss"],
             "loss_gap": (s["final_val_loss"] - base["final_val_loss"]) / base["final_val_loss"],
             "downstream": down,

@@ -33,7 +33,7 @@ __all__ = ["FRONTIER_COLUMNS", "confirmatory_metric", "frontier_cells", "frontie
 FRONTIER_COLUMNS = ["arm", "kind", "prediction_ratio", "horizon", "measure", "metric", "n_seeds", "n_in_range",
                     "arm_value", "frontier_value", "cost", "estimate", "ci_low", "ci_high", "test", "statistic",
                     "p_value", "p_adjusted", "confirmatory", "status", "below_frontier"]
-_DIRECTION = {"loss": "less", "cloze": "greater"}
+_DIRECTION = {"loss": "less", "cloze": "greater", "loss_avg": "less"}  # loss_avg: LAWA-averaged weights
 
 
 def confirmatory_metric(arm: str) -> str:
@@ -56,7 +56,7 @@ def frontier_cells(logs: list[dict], alpha: float = 0.05) -> list[dict]:
     for arm in first["predicted"]:
         rec = logs[0]["results"]["arms"][arm]
         for measure in first["measures"]:
-            for metric in ("loss", "cloze"):
+            for metric in _DIRECTION:
                 gaps = [(_frontier(lg)["gaps"].get(arm) or {}).get(measure) for lg in logs]
                 if any(g is None or metric not in g or f"{metric}_gap" not in g for g in gaps):
                     continue

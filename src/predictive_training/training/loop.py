@@ -309,6 +309,21 @@ class Trainer:
         return float(np.mean(losses)), correct / total
 
     @torch.no_grad()
+    def evaluate_weights(self, weights: dict[str, torch.Tensor]) -> tuple[float, float]:
+        """:meth:`evaluate` of other weights (an average, say) on the same windows; the trainer's own
+        weights and the standard error of its last evaluation are left as they were."""
+        own = {n: p.detach().clone() for n, p in self.params.items()}
+        se = self._val_se
+        try:
+            for n, p in self.params.items():
+                p.copy_(weights[n])
+            return self.evaluate()
+        finally:
+            for n, p in self.params.items():
+                p.copy_(own[n])
+            self._val_se = se
+
+    @torch.no_grad()
     def cloze_accuracy(self) -> float | None:
         """Share of held-out cloze items where the true next word has the highest log-likelihood."""
         items = self.data.cloze

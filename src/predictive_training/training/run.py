@@ -32,7 +32,7 @@ from .energy import EnergyObserver
 from .hybrid import HybridTrainer
 from .loop import MatchedTrainer, Observer, Trainer
 from .observers import (EventRecorder, GradientRecorder, MetricsRecorder, Progress, SnapshotRecorder,
-                        TensorBoardRecorder, TensorNormRecorder, TrajectoryRecorder)
+                        TensorBoardRecorder, TensorNormRecorder, TrajectoryRecorder, WeightAverage)
 from .shadow import ShadowObserver
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
         work.mkdir(parents=True)
     extra = list(observers)
     observers: list[Observer] = [MetricsRecorder(work), EventRecorder(work)]
+    if rec.get("weight_average"):  # before the metrics recorder: it adds to the evaluation rows
+        observers.insert(0, WeightAverage(rec["weight_average"]["every"], rec["weight_average"]["keep"]))
     if record:
         if arm in rec["snapshot_arms"]:  # the snapshot policy: only the arms an experiment reads
             observers.append(SnapshotRecorder(work, rec["snapshot_every"], SNAPSHOT_DTYPES[rec["snapshot_dtype"]]))
