@@ -333,6 +333,9 @@ def _check_arm_kinds(cfg: dict) -> None:
     """Every arm's kind is conventional, matched or a registered predictor; options and skill_gate
     belong to predicted arms; the ``predictors`` block names outside predictors."""
     for name, arm in cfg["arms"].items():
+        if arm["kind"] not in CONVENTIONAL_KINDS and "schedule" in arm:
+            raise ConfigError(f"config key 'arms.{name}.schedule': only a conventional or matched arm has its own "
+                              f"schedule (this arm is of kind {arm['kind']!r}; a predicted arm runs train.schedule)")
         if arm["kind"] in CONVENTIONAL_KINDS:
             for key in ("options", "skill_gate"):
                 if key in arm:
@@ -588,7 +591,8 @@ class Roles:
 
     baseline: the conventional arm at the whole budget. plan_r25, plan_r50: the plan's hybrid arms
     (None when the study has none). controls: control arms (a control predictor's kind, or matched).
-    frontier: the conventional frontier's arms. predicted: every arm that predicts. The study's
+    frontier: the conventional frontier's arms. cooldown_frontier: a second frontier's arms (wsd
+    branches; often none). predicted: every arm that predicts. The study's
     ``_info`` keeps, per arm, its kind, nominal ratio and horizon for :meth:`control_of`.
     """
 
@@ -599,6 +603,7 @@ class Roles:
     frontier: tuple[str, ...]
     predicted: tuple[str, ...]
     _info: tuple[tuple[str, str, float | None, int | None], ...] = ()
+    cooldown_frontier: tuple[str, ...] = ()
 
     def _get(self, arm: str) -> tuple[str, float | None, int | None]:
         return next((k, r, y) for a, k, r, y in self._info if a == arm)
@@ -643,6 +648,8 @@ class Roles:
                 "plan_r50": self.plan_r50 if keep(self.plan_r50) else None,
                 "controls": {c: self.kind_of(c) for c in self.controls if keep(c)},
                 "frontier": [a for a in self.frontier if keep(a)],
+                **({"cooldown_frontier": [a for a in self.cooldown_frontier if keep(a)]}
+                   if self.cooldown_frontier else {}),
                 "predicted": [a for a in self.predicted if keep(a)],
                 "compared": [a for a in self.compared if keep(a)],
                 "controls_of": {a: {k: c for k, c in self.controls_of(a).items() if keep(c)}
@@ -707,15 +714,23 @@ def roles(cfg: dict) -> Roles:
             raise ConfigError(f"config key 'roles.{key}': {arm!r} has prediction_ratio "
                               f"{arms[arm]['prediction_ratio']}, not {ratio}")
         plan[key] = arm
-    frontier = declared.get("frontier")
-    if frontier is None:
-        frontier = [a for a in arms if arms[a]["kind"] in FRONTIER_KINDS]
-    for i, a in enumerate(frontier):
-        if need(a, f"frontier.{i}") and arms[a]["kind"] not in FRONTIER_KINDS:
-            raise ConfigError(f"config key 'roles.frontier.{i}': {a!r} is of kind {arms[a]['kind']!r}; the frontier "
-                              "is conventional and matched arms")
-    return Roles(baseline, plan["plan_r25"], plan["plan_r50"], tuple(controls), tuple(frontier), predicted,
-                 tuple(info(a) for a in arms))
+    if "schedule" in arms[baseline]:
+        raise ConfigError(f"config key 'arms.{baseline}.schedule': the baseline runs the study's train.schedule; "
+                          "give the schedule to the study (train.schedule) or to another conventional arm")
+    fronts = {}
+    # derived from the arms alone (rules see reduced configs): the first frontier is the arms that run
+    # the study's schedule (no own schedule), the second the arms with their own wsd schedule
+    for key, own in (("frontier", None), ("cooldown_frontier", "wsd")):
+        front = declared.get(key)
+        if front is None:
+            front = [a for a in arms if arms[a]["kind"] in FRONTIER_KINDS and arms[a].get("schedule") == own]
+        for i, a in enumerate(front):
+            if need(a, f"{key}.{i}") and arms[a]["kind"] not in FRONTIER_KINDS:
+                raise ConfigError(f"config key 'roles.{key}.{i}': {a!r} is of kind {arms[a]['kind']!r}; a frontier "
+                                  "is conventional and matched arms")
+        fronts[key] = tuple(front)
+    return Roles(baseline, plan["plan_r25"], plan["plan_r50"], tuple(controls), fronts["frontier"], predicted,
+                 tuple(info(a) for a in arms), cooldown_frontier=fronts["cooldown_frontier"])
 
 
 def _check_frontier(cfg: dict) -> None:

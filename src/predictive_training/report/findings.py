@@ -474,8 +474,8 @@ def md_env() -> Environment:
     return env
 
 
-def _equal_time_rows(frontier: pd.DataFrame) -> list[dict]:
-    tab = frontier[(frontier.measure == "time") & (frontier.metric == "loss")]
+def _equal_time_rows(frontier: pd.DataFrame, measures=("time",)) -> list[dict]:
+    tab = frontier[frontier.measure.isin(measures) & (frontier.metric == "loss")]
     rows = []
     for r in tab.to_dict("records"):
         p = r.get("p_adjusted") if r.get("confirmatory") is True and r.get("p_adjusted") == r.get("p_adjusted") \
@@ -483,7 +483,8 @@ def _equal_time_rows(frontier: pd.DataFrame) -> list[dict]:
         rows.append({"arm": r["arm"], "kind": r["kind"], "gap": fmt_interval(r.get("estimate"), r.get("ci_low"),
                                                                           r.get("ci_high")),
                      "p": fmt_num(p), "below": {True: "yes", False: "no"}.get(r.get("below_frontier"), "-"),
-                     "status": r.get("status")})
+                     "status": r.get("status"), "measure": r["measure"],
+                     "comparison": str(r.get("comparison", "")).replace("_", " ")})
     return rows
 
 
@@ -568,6 +569,11 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
         shadow = shadow_table(results, meta["seeds"])
         shadow.to_csv(tmp / "shadow.csv", index=False, float_format="%.6g")
         per_seed_table(results, meta["seeds"]).to_csv(tmp / "per_seed.csv", index=False, float_format="%.6g")
+        cooldown = []
+        if (results / "stats/frontier_cooldown.csv").exists():  # a second (cooldown) frontier, where the study has one
+            shutil.copyfile(results / "stats/frontier_cooldown.csv", tmp / "frontier_cooldown.csv")
+            meta["cooldown_frontier"] = True
+            cooldown = _equal_time_rows(pd.read_csv(results / "stats/frontier_cooldown.csv"), ("time", "backward"))
         if (results / "calibration.json").exists():  # the unit costs and FLOPs behind every time and cost
             shutil.copyfile(results / "calibration.json", tmp / "calibration.json")
         shadow_per_seed(results, meta["seeds"]).to_csv(tmp / "shadow_per_seed.csv", index=False,
@@ -581,7 +587,7 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
         meta["missing_figures"] = [n for n in KEY_FIGURES if not (results / "figures" / n).exists()]
         (tmp / "findings.json").write_text(json.dumps(meta, indent=2) + "\n")
         text = md_env().get_template("findings_readme.md.j2").render(
-            m=meta, records=verdict_records(decisions), equal_time=_equal_time_rows(frontier),
+            m=meta, records=verdict_records(decisions), equal_time=_equal_time_rows(frontier), cooldown=cooldown,
             shadow=shadow.to_dict("records"), interval=fmt_interval)
         (tmp / "README.md").write_text(text)
     return out

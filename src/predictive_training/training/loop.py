@@ -155,6 +155,8 @@ class Trainer:
     def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = ()):
         self.cfg, self.data, self.arm, self.seed = cfg, data, arm, seed
         self.train_cfg = cfg["train"]
+        if "schedule" in cfg["arms"][arm]:  # a conventional arm's own schedule (a cooldown branch)
+            self.train_cfg = {**cfg["train"], "schedule": cfg["arms"][arm]["schedule"]}
         self.device = pick_device(cfg["device"])
         torch.manual_seed(seed)
         self.model_cfg = GPTConfig(vocab_size=data.vocab_size, **cfg["model"])
