@@ -13,6 +13,7 @@ import torch
 from predictive_training import config as config_mod
 from predictive_training.training.optim import OPTIMIZERS, Combined, lr_at, make_optimizer
 from predictive_training.training.run import run_training
+from tests.conftest import TINY
 from tests.test_resume import _cfg, _crash_then_resume, _jsonl, assert_same_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -144,3 +145,57 @@ def test_the_optimizer_changes_the_run(tiny_data, tmp_path):
     run_training(_study("sgd"), tiny_data, "baseline", 0, tmp_path / "sgd")
     a, b = _jsonl(tmp_path / "adamw" / "metrics.jsonl"), _jsonl(tmp_path / "sgd" / "metrics.jsonl")
     assert a[0]["loss"] == b[0]["loss"] and a[-1]["loss"] != b[-1]["loss"]
+
+
+def test_the_lr_sweep_chooses_the_lowest_final_loss_on_a_seed_the_study_does_not_evaluate(tiny_data, tmp_path):
+    from predictive_training.cli import main
+    from predictive_training.training.search import lr_sweep
+
+    cfg = _study("sgd")
+    cfg["train"]["steps"] = 20
+    res = lr_sweep(cfg, tiny_data, [0.3, 0.001, 0.03], seed=7)
+    assert res["lrs"] == [0.001, 0.03, 0.3] and res["optimizer"] == "sgd" and res["seed"] == 7
+    finals = res["final_val_loss"]
+    assert res["chosen_lr"] == res["lrs"][min(range(3), key=lambda i: finals[i] if finals[i] is not None else 1e9)]
+    assert res["edge"] == (res["chosen_index"] in (0, 2))
+    assert [len(c) for c in res["curves"]] == [2, 2, 2]  # evaluations after 10 and 20 steps
+    assert res["curves"][1][-1][1] == finals[1]
+    with pytest.raises(ValueError, match="seed 0 is one of the study's seeds"):
+        lr_sweep(cfg, tiny_data, [0.01, 0.1], seed=0)
+    with pytest.raises(ValueError, match="at least two distinct"):
+        lr_sweep(cfg, tiny_data, [0.01], seed=7)
+    # the command line names the seed before any training
+    cfg_path = tmp_path / "c.yaml"
+    import yaml
+
+    cfg_path.write_text(yaml.safe_dump(copy.deepcopy(TINY)))
+    assert main(["lr-sweep", str(cfg_path), "--lrs", "0.01", "0.1", "--seed", "0", "--out", str(tmp_path / "o.json"),
+                 "--data", str(tiny_data)]) == 2
+    assert not (tmp_path / "o.json").exists()
+
+
+def _sweep_file(tmp_path, **over) -> str:
+    res = {"optimizer": "sgd", "schedule": "cosine", "seed": 9, "lrs": [0.01, 0.03, 0.1], "chosen_lr": 0.03,
+           "chosen_index": 1, "edge": False, "final_val_loss": [5.0, 4.0, 4.5], **over}
+    path = tmp_path / "sweep.json"
+    path.write_text(__import__("json").dumps(res))
+    return str(path)
+
+
+def test_lr_from_takes_the_rate_the_sweep_chose_and_names_every_mismatch(tmp_path):
+    raw = copy.deepcopy(TINY)
+    raw["train"].update(optimizer="sgd", lr_from=_sweep_file(tmp_path))
+    assert config_mod.validate(copy.deepcopy(raw))["train"]["lr"] == 0.03
+    for over, match in [({"optimizer": "lion"}, "swept lion with cosine"), ({"seed": 1}, "chose on seed 1"),
+                        ({"edge": True, "chosen_lr": 0.1}, "edge of its grid"), ({"chosen_lr": "x"}, "not an lr sweep")]:
+        raw["train"]["lr_from"] = _sweep_file(tmp_path, **over)
+        with pytest.raises(config_mod.ConfigError, match=r"train\.lr_from.*" + match):
+            config_mod.validate(copy.deepcopy(raw))
+    raw["train"]["lr_from"] = str(tmp_path / "missing.json")
+    with pytest.raises(config_mod.ConfigError, match=r"train\.lr_from.*does not exist: run the declared"):
+        config_mod.validate(copy.deepcopy(raw))
+    # the sweep itself loads the config without it
+    import yaml
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    assert config_mod.load(tmp_path / "c.yaml", lr_from=False)["train"]["lr"] == TINY["train"].get("lr", 0.003)

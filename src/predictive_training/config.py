@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 import math
 import os
 from importlib import resources
@@ -153,6 +154,35 @@ def _inspect(config: Any) -> str | None:
     return problem
 
 
+def _resolve_lr(cfg: dict, base_dir: Path) -> None:
+    """``train.lr_from``: the learning rate is the one the named lr sweep chose (``python -m
+    predictive_training lr-sweep``), never copied by hand; the sweep must be of the same optimiser and
+    schedule, on a seed the study does not evaluate, and must not have chosen the edge of its grid."""
+    train, key = cfg["train"], "config key 'train.lr_from'"
+    path = Path(train["lr_from"])
+    path = path if path.is_absolute() else base_dir / path
+    if not path.is_file():
+        raise ConfigError(f"{key}: {train['lr_from']} does not exist: run the declared learning-rate sweep first "
+                          "(python -m predictive_training lr-sweep CONFIG --lrs ... --seed ... --out "
+                          f"{train['lr_from']})")
+    try:
+        sweep = json.loads(path.read_text())
+        chosen, optimizer, schedule, seed = (float(sweep["chosen_lr"]), sweep["optimizer"], sweep["schedule"],
+                                             int(sweep["seed"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{key}: {train['lr_from']} is not an lr sweep's result ({exc})") from exc
+    own = (train.get("optimizer", "adamw"), train.get("schedule", "cosine"))
+    if (optimizer, schedule) != own:
+        raise ConfigError(f"{key}: {train['lr_from']} swept {optimizer} with {schedule}, this config trains "
+                          f"{own[0]} with {own[1]}")
+    if seed in cfg["seeds"]:
+        raise ConfigError(f"{key}: {train['lr_from']} chose on seed {seed}, one of the study's seeds {cfg['seeds']}")
+    if sweep.get("edge"):
+        raise ConfigError(f"{key}: {train['lr_from']} chose {chosen:g}, the edge of its grid {sweep.get('lrs')}: "
+                          "widen the grid and sweep again")
+    train["lr"] = chosen
+
+
 def _check_semantics(cfg: dict, base_dir: Path) -> None:
     model, train, data = cfg["model"], cfg["train"], cfg["data"]
     # the pattern admits "." and ".." (results/.. is the project folder) and names no file system holds
@@ -165,6 +195,8 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
         raise ConfigError(
             f"config key 'model.d_model': {model['d_model']} is not divisible by model.n_head={model['n_head']}"
         )
+    if "lr_from" in train:
+        _resolve_lr(cfg, base_dir)
     if train["warmup_steps"] >= train["steps"]:
         raise ConfigError(
             f"config key 'train.warmup_steps': {train['warmup_steps']} must be below train.steps={train['steps']}"
@@ -870,8 +902,9 @@ def local_path(source: str, base_dir: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def load(path: str | os.PathLike, overrides: dict | None = None) -> dict:
-    """Read a YAML config file, apply ``overrides`` (top-level keys), validate."""
+def load(path: str | os.PathLike, overrides: dict | None = None, lr_from: bool = True) -> dict:
+    """Read a YAML config file, apply ``overrides`` (top-level keys), validate. ``lr_from`` False:
+    ignore ``train.lr_from`` (the learning-rate sweep that produces its file)."""
     path = Path(path)
     try:
         found = path.exists()
@@ -894,4 +927,6 @@ def load(path: str | os.PathLike, overrides: dict | None = None) -> dict:
     if not isinstance(raw, dict):  # "0", "false", "[]" are not configs, even though they are falsy
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(raw).__name__}")
     raw.update(overrides or {})
+    if not lr_from and isinstance(raw.get("train"), dict):
+        raw["train"].pop("lr_from", None)
     return validate(raw)
