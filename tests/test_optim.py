@@ -199,3 +199,25 @@ def test_lr_from_takes_the_rate_the_sweep_chose_and_names_every_mismatch(tmp_pat
 
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     assert config_mod.load(tmp_path / "c.yaml", lr_from=False)["train"]["lr"] == TINY["train"].get("lr", 0.003)
+
+
+def test_the_mitigation_configs_validate_and_each_optimiser_config_declares_its_sweep(monkeypatch):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # lr_from is relative to the repository
+    paths = sorted((root / "config/mitigations").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        cfg = config_mod.load(path, lr_from=False)
+        assert cfg["study"].startswith("mit_") and len(cfg["seeds"]) == 3, path.name
+    for kind in OPTIMIZERS:
+        path = root / f"config/mitigations/opt_{kind}.yaml"
+        text = path.read_text()
+        cfg = config_mod.load(path, lr_from=False)
+        assert cfg["train"]["optimizer"] == kind and 9 not in cfg["seeds"]
+        sweep = f"config/mitigations/lr_sweeps/opt_{kind}.json"
+        assert f"lr_from: {sweep}" in text and f"--seed 9 --out {sweep}" in text
+        if not (root / sweep).exists():  # declared, not yet run: the study cannot start by mistake
+            with pytest.raises(config_mod.ConfigError, match="run the declared learning-rate sweep first"):
+                config_mod.load(path)
