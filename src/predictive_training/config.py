@@ -197,6 +197,9 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
         )
     if "lr_from" in train:
         _resolve_lr(cfg, base_dir)
+    names = [v["name"] for v in cfg["record"]["shadow"].get("search_variants") or []]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config key 'record.shadow.search_variants': names must be distinct, got {names}")
     if train["warmup_steps"] >= train["steps"]:
         raise ConfigError(
             f"config key 'train.warmup_steps': {train['warmup_steps']} must be below train.steps={train['steps']}"

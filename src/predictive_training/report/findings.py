@@ -340,6 +340,33 @@ def shadow_table(results: Path, seeds: list[int] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SHADOW_COLUMNS)
 
 
+VARIANT_COLUMNS = ["predictor", "horizon", "variant", "n_origins", "forward_passes_mean",
+                   "progress", "progress_ci_low", "progress_ci_high",
+                   "progress_real", "progress_real_ci_low", "progress_real_ci_high",
+                   "excess", "excess_ci_low", "excess_ci_high"]
+
+
+def shadow_variants_table(results: Path, seeds: list[int] | None = None) -> pd.DataFrame:
+    """One row per (predictor, horizon, search variant) of ``record.shadow.search_variants``, pooled
+    over seeds (:func:`~predictive_training.analysis.shadow.summarise`): progress captured after the
+    variant's search, the same search on the real update, and the excess; empty without variants."""
+    paths = sorted((results / "experiments" / "exp3_weight_delta").glob("seed*.json"), key=_seed_of)
+    if seeds is not None:
+        paths = [p for p in paths if _seed_of(p) in set(seeds)]
+    per_seed = [lg["results"]["shadow"]["origins"] for lg in (json.loads(p.read_text()) for p in paths)
+                if "shadow" in lg.get("results", {})]
+    rows = []
+    for c in summarise(per_seed).values() if per_seed else []:
+        for name, v in (c.get("variants") or {}).items():
+            row = {"predictor": c["predictor"], "horizon": c["horizon"], "variant": name,
+                   "n_origins": v["n_origins"], "forward_passes_mean": v["forward_passes_mean"]}
+            for key in ("progress", "progress_real", "excess"):
+                ci = v.get(f"{key}_ci") or [None, None]
+                row[key], row[f"{key}_ci_low"], row[f"{key}_ci_high"] = v.get(key), ci[0], ci[1]
+            rows.append(row)
+    return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
+
+
 PER_SEED_COLUMNS = ["arm", "kind", "prediction_ratio", "horizon", "seed", "measure", "cost", "loss", "frontier_loss",
                     "gap", "in_range", "backward_passes", "predict_steps", "equivalent_cost", "effective_progress",
                     "phase_cost_full_steps", "work"]
@@ -568,6 +595,10 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
             meta["exp6_files"] = findings_extras(results, tmp)
         shadow = shadow_table(results, meta["seeds"])
         shadow.to_csv(tmp / "shadow.csv", index=False, float_format="%.6g")
+        variants = shadow_variants_table(results, meta["seeds"])
+        if len(variants):  # record.shadow.search_variants, where the study has them
+            variants.to_csv(tmp / "shadow_variants.csv", index=False, float_format="%.6g")
+            meta["shadow_variants"] = True
         per_seed_table(results, meta["seeds"]).to_csv(tmp / "per_seed.csv", index=False, float_format="%.6g")
         cooldown = []
         if (results / "stats/frontier_cooldown.csv").exists():  # a second (cooldown) frontier, where the study has one
