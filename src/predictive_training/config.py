@@ -216,6 +216,7 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
         if not found:
             raise ConfigError(f"config key 'data.source': local file or folder not found: {path}")
     _check_arm_kinds(cfg)
+    _check_arm_correctors(cfg)
     roles(cfg)  # names the key of a role that no arm (or a wrong arm) plays
     unknown = [a for a in cfg["record"]["snapshot_arms"] if a not in cfg["arms"]]
     if unknown:
@@ -372,7 +373,7 @@ def _check_arm_kinds(cfg: dict) -> None:
             raise ConfigError(f"config key 'arms.{name}.schedule': only a conventional or matched arm has its own "
                               f"schedule (this arm is of kind {arm['kind']!r}; a predicted arm runs train.schedule)")
         if arm["kind"] in CONVENTIONAL_KINDS:
-            for key in ("options", "skill_gate"):
+            for key in ("options", "skill_gate", "corrector"):
                 if key in arm:
                     raise ConfigError(f"config key 'arms.{name}.{key}': only a predicted arm has {key} (this arm "
                                       f"is of kind {arm['kind']!r})")
@@ -495,6 +496,32 @@ def _check_shadow(cfg: dict) -> None:
 
 #: Arm kinds that are points of the conventional frontier (every other kind is a predicted arm).
 FRONTIER_KINDS = CONVENTIONAL_KINDS
+
+
+def arm_hybrid(cfg: dict, arm: str) -> dict:
+    """The ``hybrid`` block an arm trains with: the study's, with ``arms.<arm>.corrector`` merged over
+    ``hybrid.corrector`` (the study's block itself when the arm has none)."""
+    own = cfg["arms"][arm].get("corrector")
+    if not own:
+        return cfg["hybrid"]
+    return {**cfg["hybrid"], "corrector": {**cfg["hybrid"]["corrector"], **own}}
+
+
+def _check_arm_correctors(cfg: dict) -> None:
+    """Every arm's merged corrector validates as hybrid.corrector does (keys named under the arm)."""
+    node = _schema_node("hybrid.corrector")
+    for name, arm in cfg["arms"].items():
+        if not arm.get("corrector"):
+            continue
+        merged = arm_hybrid(cfg, name)["corrector"]
+        errors = sorted(_Validator(node).iter_errors(merged), key=lambda e: _key_path(e))
+        if errors:
+            e = errors[0]
+            where = ".".join(str(p) for p in e.absolute_path) or "(the block)"
+            raise ConfigError(f"config key 'arms.{name}.corrector': {where}: {e.message}")
+        if merged["probe_batches"] > arm_horizon(cfg, name):
+            raise ConfigError(f"config key 'arms.{name}.corrector.probe_batches': {merged['probe_batches']} exceeds "
+                              f"the arm's horizon {arm_horizon(cfg, name)}")
 
 
 def budget_steps(cfg: dict, arm: str) -> int:

@@ -45,8 +45,8 @@ from pathlib import Path
 import torch
 
 from .. import registry
-from ..config import arm_horizon, arm_spec, budget_steps, is_predicted, predictor_options, skill_gated
-from ..dynamics.corrector import layer_groups
+from ..config import arm_horizon, arm_hybrid, arm_spec, budget_steps, is_predicted, predictor_options, skill_gated
+from ..dynamics.corrector import group_parameters
 from ..dynamics.footprint import STATE_BOUND, held_numbers, state_numbers
 from ..dynamics.rssm import RSSMConfig, online_train_runs
 from ..model import GPT, GPTConfig
@@ -92,7 +92,7 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     ``hybrid.verified.batches`` forward batches. An early end runs fewer checks and Predict steps
     and more Full steps (the slot's steps left run Full): its run counts at most these checks and
     forward batches and at least these Full steps."""
-    arm_cfg, tc, h = cfg["arms"][arm], cfg["train"], cfg["hybrid"]
+    arm_cfg, tc, h = cfg["arms"][arm], cfg["train"], arm_hybrid(cfg, arm)
     kind, T = arm_cfg["kind"], int(tc["steps"])
     if kind == "conventional":  # a frontier arm trains its own budget (arms.<name>.budget)
         return {FULL_STEP: budget_steps(cfg, arm)}
@@ -109,7 +109,7 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     n_search = int(h["corrector"]["batches"])  # every evaluation of the line search runs these batches
     scales = sorted(set(float(s) for s in h["corrector"]["scales"]) - {1.0})
     trials = len(scales) if h["corrector"]["trials"] is None else min(int(h["corrector"]["trials"]), len(scales))
-    groups = len(layer_groups(list(_model_shapes(cfg))))
+    groups = len(group_parameters(list(_model_shapes(cfg)), h["corrector"].get("groups", "block")))
     # the search's evaluations: the scale-1 loss and one per candidate; a zero delta (skip) costs none
     search = 1 + trials * groups if spec.moves_weights else 0
     work = {FULL_STEP: full, FORWARD_BATCH: n * (n_probe + n_search * search), f"observe/{pred}": full,
