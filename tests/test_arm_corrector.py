@@ -70,8 +70,13 @@ def test_a_run_with_its_own_corrector_counts_its_own_work(tiny_data, tmp_path):
     ({"own": {"kind": "repeat", "prediction_ratio": 0.375, "corrector": {"probe_batches": 6}}},
      r"arms\.own\.corrector\.probe_batches"),
     ({"c": {"kind": "conventional", "budget": 0.5, "corrector": {"batches": 2}}}, r"arms\.c\.corrector"),
+    # a conventional arm's own search (training/searched.py): at the whole budget, beside a predicted arm
+    ({"h": {"kind": "hybrid", "prediction_ratio": 0.25, "search_every": 10}}, r"arms\.h\.search_every"),
+    ({"c": {"kind": "conventional", "budget": 0.5, "search_every": 10},
+      "rep": {"kind": "repeat", "prediction_ratio": 0.375}}, r"arms\.c\.search_every"),
+    ({"c": {"kind": "conventional", "search_every": 10}}, r"arms\.c\.search_every': the study needs a predicted arm"),
 ])
-def test_bad_arm_correctors_are_named(arms, match):
+def test_bad_arm_correctors_and_searches_are_named(arms, match):
     raw = copy.deepcopy(TINY)
     raw["arms"] = {"baseline": {"kind": "conventional"}, **arms}
     raw["hybrid"] = {"horizon": 5, "correct_steps": 2}

@@ -372,8 +372,14 @@ def _check_arm_kinds(cfg: dict) -> None:
         if arm["kind"] not in CONVENTIONAL_KINDS and "schedule" in arm:
             raise ConfigError(f"config key 'arms.{name}.schedule': only a conventional or matched arm has its own "
                               f"schedule (this arm is of kind {arm['kind']!r}; a predicted arm runs train.schedule)")
+        if "search_every" in arm and (arm["kind"] != "conventional" or float(arm.get("budget", 1.0)) != 1.0):
+            raise ConfigError(f"config key 'arms.{name}.search_every': only a conventional arm at the whole budget "
+                              f"searches its own update (this arm: {arm})")
+        if "search_every" in arm and not any(a["kind"] not in CONVENTIONAL_KINDS for a in cfg["arms"].values()):
+            raise ConfigError(f"config key 'arms.{name}.search_every': the study needs a predicted arm, whose "
+                              "calibration measures the search trial's cost that this arm is costed with")
         if arm["kind"] in CONVENTIONAL_KINDS:
-            for key in ("options", "skill_gate", "corrector"):
+            for key in ("options", "skill_gate") + (() if "search_every" in arm else ("corrector",)):
                 if key in arm:
                     raise ConfigError(f"config key 'arms.{name}.{key}': only a predicted arm has {key} (this arm "
                                       f"is of kind {arm['kind']!r})")

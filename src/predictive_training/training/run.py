@@ -33,6 +33,7 @@ from .hybrid import HybridTrainer
 from .loop import MatchedTrainer, Observer, Trainer
 from .observers import (EventRecorder, GradientRecorder, MetricsRecorder, Progress, SnapshotRecorder,
                         TensorBoardRecorder, TensorNormRecorder, TrajectoryRecorder, WeightAverage)
+from .searched import SearchedTrainer
 from .shadow import ShadowObserver
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def make_trainer(cfg: dict, data: TokenData, arm: str, seed: int, observers: lis
     if kind == "conventional":
         if budget_steps(cfg, arm) != int(cfg["train"]["steps"]):  # a shorter budget, its own schedule
             return MatchedTrainer(cfg, data, arm, seed, observers)
+        if "search_every" in cfg["arms"][arm]:  # the corrector's search on its own update
+            return SearchedTrainer(cfg, data, arm, seed, observers)
         return Trainer(cfg, data, arm, seed, observers)
     if kind == "matched":
         return MatchedTrainer(cfg, data, arm, seed, observers)
