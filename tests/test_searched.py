@@ -7,6 +7,8 @@ import copy
 
 import pytest
 
+from predictive_training import config as config_mod
+
 from predictive_training.training.plan import nominal_work
 from predictive_training.training.run import run_training
 from predictive_training.training.searched import search_points
