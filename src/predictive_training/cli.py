@@ -11,6 +11,7 @@ Snakemake rules call these through thin scripts; people can call them directly:
     python -m predictive_training findings --index
     python -m predictive_training scaling findings/scale_base findings/scale_d192 ... [--out findings/scaling]
     python -m predictive_training corpus-stats config/config.yaml
+    python -m predictive_training lr-sweep config/mitigations/opt_sgd.yaml --lrs 0.01 0.03 0.1 --seed 9 --out F.json
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("corpus-stats", help="print the statistics of the corpus that a config's data.source names, "
                                             "beside real TinyStories, without preparing the data")
     p.add_argument("config", help="a study config (YAML); its data section names the corpus")
+    p = sub.add_parser("lr-sweep", help="the learning-rate check of a config's train.optimizer: its baseline at "
+                                        "each learning rate on a seed the study does not evaluate; writes the "
+                                        "curves and the chosen learning rate")
+    p.add_argument("config", help="a study config (YAML)")
+    p.add_argument("--lrs", type=float, nargs="+", required=True, help="the learning rates (3-5 points)")
+    p.add_argument("--seed", type=int, required=True, help="a seed not in the config's seeds")
+    p.add_argument("--data", default=None, help="the prepared data folder (default: results/<study>/data, prepared "
+                                                "there if missing)")
+    p.add_argument("--out", required=True, help="the JSON file to write (e.g. findings/<study>/lr_sweep.json)")
     args = parser.parse_args(argv)
     setup_logging()
     if args.command == "findings":
@@ -103,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     try:
-        cfg = config_mod.load(args.configfile if args.command == "plan" else args.config)
+        cfg = config_mod.load(args.configfile if args.command == "plan" else args.config,
+                              lr_from=args.command != "lr-sweep")
         if args.command == "validate":
             print(json.dumps(cfg, indent=2))
         elif args.command == "corpus-stats":
@@ -121,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             from .training.run import run_training
 
             run_training(cfg, args.data_dir, args.arm, args.seed, args.out_dir)
+        elif args.command == "lr-sweep":
+            return _lr_sweep(cfg, args)
         elif args.command == "calibrate":
             from .training.calibrate import calibrate
 
@@ -141,6 +154,28 @@ def main(argv: list[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _lr_sweep(cfg: dict, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .data.prepare import prepare
+    from .io import write_json
+    from .training.search import lr_sweep
+
+    if args.seed in cfg["seeds"]:
+        print(f"error: --seed {args.seed} is one of the config's seeds {cfg['seeds']}: choose the learning rate "
+              "on a seed the study does not evaluate", file=sys.stderr)
+        return 2
+    data = Path(args.data or f"results/{cfg['study']}/data")
+    if not (data / "meta.json").exists():
+        prepare(cfg, data)
+    result = lr_sweep(cfg, data, args.lrs, args.seed, say=lambda m: logging.getLogger("lr-sweep").info(m))
+    result["config"] = args.config
+    write_json(args.out, result)
+    print(f"{result['optimizer']}: chosen lr {result['chosen_lr']:g}" + (" (at the edge of the grid: widen it)"
+                                                                        if result["edge"] else ""))
     return 0
 
 

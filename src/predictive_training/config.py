@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 import math
 import os
 from importlib import resources
@@ -153,6 +154,35 @@ def _inspect(config: Any) -> str | None:
     return problem
 
 
+def _resolve_lr(cfg: dict, base_dir: Path) -> None:
+    """``train.lr_from``: the learning rate is the one the named lr sweep chose (``python -m
+    predictive_training lr-sweep``), never copied by hand; the sweep must be of the same optimiser and
+    schedule, on a seed the study does not evaluate, and must not have chosen the edge of its grid."""
+    train, key = cfg["train"], "config key 'train.lr_from'"
+    path = Path(train["lr_from"])
+    path = path if path.is_absolute() else base_dir / path
+    if not path.is_file():
+        raise ConfigError(f"{key}: {train['lr_from']} does not exist: run the declared learning-rate sweep first "
+                          "(python -m predictive_training lr-sweep CONFIG --lrs ... --seed ... --out "
+                          f"{train['lr_from']})")
+    try:
+        sweep = json.loads(path.read_text())
+        chosen, optimizer, schedule, seed = (float(sweep["chosen_lr"]), sweep["optimizer"], sweep["schedule"],
+                                             int(sweep["seed"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{key}: {train['lr_from']} is not an lr sweep's result ({exc})") from exc
+    own = (train.get("optimizer", "adamw"), train.get("schedule", "cosine"))
+    if (optimizer, schedule) != own:
+        raise ConfigError(f"{key}: {train['lr_from']} swept {optimizer} with {schedule}, this config trains "
+                          f"{own[0]} with {own[1]}")
+    if seed in cfg["seeds"]:
+        raise ConfigError(f"{key}: {train['lr_from']} chose on seed {seed}, one of the study's seeds {cfg['seeds']}")
+    if sweep.get("edge"):
+        raise ConfigError(f"{key}: {train['lr_from']} chose {chosen:g}, the edge of its grid {sweep.get('lrs')}: "
+                          "widen the grid and sweep again")
+    train["lr"] = chosen
+
+
 def _check_semantics(cfg: dict, base_dir: Path) -> None:
     model, train, data = cfg["model"], cfg["train"], cfg["data"]
     # the pattern admits "." and ".." (results/.. is the project folder) and names no file system holds
@@ -165,6 +195,11 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
         raise ConfigError(
             f"config key 'model.d_model': {model['d_model']} is not divisible by model.n_head={model['n_head']}"
         )
+    if "lr_from" in train:
+        _resolve_lr(cfg, base_dir)
+    names = [v["name"] for v in cfg["record"]["shadow"].get("search_variants") or []]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config key 'record.shadow.search_variants': names must be distinct, got {names}")
     if train["warmup_steps"] >= train["steps"]:
         raise ConfigError(
             f"config key 'train.warmup_steps': {train['warmup_steps']} must be below train.steps={train['steps']}"
@@ -181,6 +216,7 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
         if not found:
             raise ConfigError(f"config key 'data.source': local file or folder not found: {path}")
     _check_arm_kinds(cfg)
+    _check_arm_correctors(cfg)
     roles(cfg)  # names the key of a role that no arm (or a wrong arm) plays
     unknown = [a for a in cfg["record"]["snapshot_arms"] if a not in cfg["arms"]]
     if unknown:
@@ -333,8 +369,17 @@ def _check_arm_kinds(cfg: dict) -> None:
     """Every arm's kind is conventional, matched or a registered predictor; options and skill_gate
     belong to predicted arms; the ``predictors`` block names outside predictors."""
     for name, arm in cfg["arms"].items():
+        if arm["kind"] not in CONVENTIONAL_KINDS and "schedule" in arm:
+            raise ConfigError(f"config key 'arms.{name}.schedule': only a conventional or matched arm has its own "
+                              f"schedule (this arm is of kind {arm['kind']!r}; a predicted arm runs train.schedule)")
+        if "search_every" in arm and (arm["kind"] != "conventional" or float(arm.get("budget", 1.0)) != 1.0):
+            raise ConfigError(f"config key 'arms.{name}.search_every': only a conventional arm at the whole budget "
+                              f"searches its own update (this arm: {arm})")
+        if "search_every" in arm and not any(a["kind"] not in CONVENTIONAL_KINDS for a in cfg["arms"].values()):
+            raise ConfigError(f"config key 'arms.{name}.search_every': the study needs a predicted arm, whose "
+                              "calibration measures the search trial's cost that this arm is costed with")
         if arm["kind"] in CONVENTIONAL_KINDS:
-            for key in ("options", "skill_gate"):
+            for key in ("options", "skill_gate") + (() if "search_every" in arm else ("corrector",)):
                 if key in arm:
                     raise ConfigError(f"config key 'arms.{name}.{key}': only a predicted arm has {key} (this arm "
                                       f"is of kind {arm['kind']!r})")
@@ -457,6 +502,32 @@ def _check_shadow(cfg: dict) -> None:
 
 #: Arm kinds that are points of the conventional frontier (every other kind is a predicted arm).
 FRONTIER_KINDS = CONVENTIONAL_KINDS
+
+
+def arm_hybrid(cfg: dict, arm: str) -> dict:
+    """The ``hybrid`` block an arm trains with: the study's, with ``arms.<arm>.corrector`` merged over
+    ``hybrid.corrector`` (the study's block itself when the arm has none)."""
+    own = cfg["arms"][arm].get("corrector")
+    if not own:
+        return cfg["hybrid"]
+    return {**cfg["hybrid"], "corrector": {**cfg["hybrid"]["corrector"], **own}}
+
+
+def _check_arm_correctors(cfg: dict) -> None:
+    """Every arm's merged corrector validates as hybrid.corrector does (keys named under the arm)."""
+    node = _schema_node("hybrid.corrector")
+    for name, arm in cfg["arms"].items():
+        if not arm.get("corrector"):
+            continue
+        merged = arm_hybrid(cfg, name)["corrector"]
+        errors = sorted(_Validator(node).iter_errors(merged), key=lambda e: _key_path(e))
+        if errors:
+            e = errors[0]
+            where = ".".join(str(p) for p in e.absolute_path) or "(the block)"
+            raise ConfigError(f"config key 'arms.{name}.corrector': {where}: {e.message}")
+        if merged["probe_batches"] > arm_horizon(cfg, name):
+            raise ConfigError(f"config key 'arms.{name}.corrector.probe_batches': {merged['probe_batches']} exceeds "
+                              f"the arm's horizon {arm_horizon(cfg, name)}")
 
 
 def budget_steps(cfg: dict, arm: str) -> int:
@@ -588,7 +659,8 @@ class Roles:
 
     baseline: the conventional arm at the whole budget. plan_r25, plan_r50: the plan's hybrid arms
     (None when the study has none). controls: control arms (a control predictor's kind, or matched).
-    frontier: the conventional frontier's arms. predicted: every arm that predicts. The study's
+    frontier: the conventional frontier's arms. cooldown_frontier: a second frontier's arms (wsd
+    branches; often none). predicted: every arm that predicts. The study's
     ``_info`` keeps, per arm, its kind, nominal ratio and horizon for :meth:`control_of`.
     """
 
@@ -599,6 +671,7 @@ class Roles:
     frontier: tuple[str, ...]
     predicted: tuple[str, ...]
     _info: tuple[tuple[str, str, float | None, int | None], ...] = ()
+    cooldown_frontier: tuple[str, ...] = ()
 
     def _get(self, arm: str) -> tuple[str, float | None, int | None]:
         return next((k, r, y) for a, k, r, y in self._info if a == arm)
@@ -643,6 +716,8 @@ class Roles:
                 "plan_r50": self.plan_r50 if keep(self.plan_r50) else None,
                 "controls": {c: self.kind_of(c) for c in self.controls if keep(c)},
                 "frontier": [a for a in self.frontier if keep(a)],
+                **({"cooldown_frontier": [a for a in self.cooldown_frontier if keep(a)]}
+                   if self.cooldown_frontier else {}),
                 "predicted": [a for a in self.predicted if keep(a)],
                 "compared": [a for a in self.compared if keep(a)],
                 "controls_of": {a: {k: c for k, c in self.controls_of(a).items() if keep(c)}
@@ -707,15 +782,23 @@ def roles(cfg: dict) -> Roles:
             raise ConfigError(f"config key 'roles.{key}': {arm!r} has prediction_ratio "
                               f"{arms[arm]['prediction_ratio']}, not {ratio}")
         plan[key] = arm
-    frontier = declared.get("frontier")
-    if frontier is None:
-        frontier = [a for a in arms if arms[a]["kind"] in FRONTIER_KINDS]
-    for i, a in enumerate(frontier):
-        if need(a, f"frontier.{i}") and arms[a]["kind"] not in FRONTIER_KINDS:
-            raise ConfigError(f"config key 'roles.frontier.{i}': {a!r} is of kind {arms[a]['kind']!r}; the frontier "
-                              "is conventional and matched arms")
-    return Roles(baseline, plan["plan_r25"], plan["plan_r50"], tuple(controls), tuple(frontier), predicted,
-                 tuple(info(a) for a in arms))
+    if "schedule" in arms[baseline]:
+        raise ConfigError(f"config key 'arms.{baseline}.schedule': the baseline runs the study's train.schedule; "
+                          "give the schedule to the study (train.schedule) or to another conventional arm")
+    fronts = {}
+    # derived from the arms alone (rules see reduced configs): the first frontier is the arms that run
+    # the study's schedule (no own schedule), the second the arms with their own wsd schedule
+    for key, own in (("frontier", None), ("cooldown_frontier", "wsd")):
+        front = declared.get(key)
+        if front is None:
+            front = [a for a in arms if arms[a]["kind"] in FRONTIER_KINDS and arms[a].get("schedule") == own]
+        for i, a in enumerate(front):
+            if need(a, f"{key}.{i}") and arms[a]["kind"] not in FRONTIER_KINDS:
+                raise ConfigError(f"config key 'roles.{key}.{i}': {a!r} is of kind {arms[a]['kind']!r}; a frontier "
+                                  "is conventional and matched arms")
+        fronts[key] = tuple(front)
+    return Roles(baseline, plan["plan_r25"], plan["plan_r50"], tuple(controls), fronts["frontier"], predicted,
+                 tuple(info(a) for a in arms), cooldown_frontier=fronts["cooldown_frontier"])
 
 
 def _check_frontier(cfg: dict) -> None:
@@ -855,8 +938,9 @@ def local_path(source: str, base_dir: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def load(path: str | os.PathLike, overrides: dict | None = None) -> dict:
-    """Read a YAML config file, apply ``overrides`` (top-level keys), validate."""
+def load(path: str | os.PathLike, overrides: dict | None = None, lr_from: bool = True) -> dict:
+    """Read a YAML config file, apply ``overrides`` (top-level keys), validate. ``lr_from`` False:
+    ignore ``train.lr_from`` (the learning-rate sweep that produces its file)."""
     path = Path(path)
     try:
         found = path.exists()
@@ -879,4 +963,6 @@ def load(path: str | os.PathLike, overrides: dict | None = None) -> dict:
     if not isinstance(raw, dict):  # "0", "false", "[]" are not configs, even though they are falsy
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(raw).__name__}")
     raw.update(overrides or {})
+    if not lr_from and isinstance(raw.get("train"), dict):
+        raw["train"].pop("lr_from", None)
     return validate(raw)

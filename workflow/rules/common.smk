@@ -233,6 +233,14 @@ def study_milestones():
     return [f"{RESULTS}/hpo/milestones.json"] if HPO else []
 
 
+def cooldown_frontier_output():
+    """The second frontier's table (stats/frontier_cooldown.csv) where the study has one
+    (roles.cooldown_frontier: wsd branches of the conventional arms)."""
+    if ROLES.cooldown_frontier:
+        return {"frontier_cooldown": f"{RESULTS}/stats/frontier_cooldown.csv"}
+    return {}
+
+
 def study_tests():
     """Their tests-table rows (appended to stats/tests.csv with their own rule's adjustment)."""
     return [f"{RESULTS}/hpo/tests.csv"] if HPO else []

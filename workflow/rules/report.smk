@@ -10,6 +10,7 @@ rule statistics:
         study=study_milestones(),
         study_tests=study_tests(),
     output:
+        **cooldown_frontier_output(),
         tests=report(
             f"{RESULTS}/stats/tests.csv",
             caption="../report/tests.rst",
@@ -67,6 +68,7 @@ rule figures:
 
 rule study_report:
     input:
+        **cooldown_frontier_output(),
         data=f"{RESULTS}/data",
         tests=f"{RESULTS}/stats/tests.csv",
         decisions=f"{RESULTS}/decisions.json",

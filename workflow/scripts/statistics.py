@@ -5,7 +5,7 @@ import pandas as pd
 from predictive_training.cli import setup_logging
 from predictive_training.io import atomic_write_text, write_json
 from predictive_training.stats.milestones import merge_tests, read_records, with_study_records
-from predictive_training.stats.rows import build, frontier
+from predictive_training.stats.rows import build, cooldown_frontier, frontier
 
 setup_logging(snakemake.log[0])
 table, decisions = build(snakemake.params.cfg, snakemake.input.logs)
@@ -13,5 +13,8 @@ table, decisions = build(snakemake.params.cfg, snakemake.input.logs)
 decisions = with_study_records(decisions, read_records(snakemake.input.study))
 table = merge_tests(table, [pd.read_csv(p) for p in snakemake.input.study_tests])
 atomic_write_text(snakemake.output.frontier, frontier(snakemake.params.cfg, snakemake.input.logs, table).to_csv(index=False))
+if "frontier_cooldown" in snakemake.output.keys():  # a study with a second (cooldown) frontier
+    atomic_write_text(snakemake.output.frontier_cooldown,
+                      cooldown_frontier(snakemake.params.cfg, snakemake.input.logs).to_csv(index=False))
 atomic_write_text(snakemake.output.tests, table.to_csv(index=False))
 write_json(snakemake.output.decisions, decisions)

@@ -104,6 +104,23 @@ def _frontier(cfg: dict, arms: dict, run_dirs: dict[str, Path], calibration: dic
             "time_basis": "contention_free" if calibration is not None else "wall_measured"}
 
 
+def _cooldown_frontier(cfg: dict, arms: dict) -> dict | None:
+    """The second frontier (``roles.cooldown_frontier``, the wsd branches; None without one): every
+    predicted arm's gap to it (``predicted``), and its own arms' gaps to the first frontier at their
+    own cost (``vs_frontier``: how much the cooldown moves the frontier, per budget)."""
+    r = roles(cfg)
+    cooldown = [a for a in r.cooldown_frontier if a in arms]
+    if not cooldown:
+        return None
+    frontier = [a for a in frontier_arms(cfg) if a in arms]
+    predicted = [a for a in predicted_arms(cfg) if a in arms]
+    return {"arms": cooldown,
+            "predicted": {"arms": cooldown, "predicted": predicted, "confirmatory": [],
+                          **seed_frontier(arms, cooldown, predicted)},
+            "vs_frontier": {"arms": frontier, "predicted": cooldown, "confirmatory": [],
+                            **seed_frontier(arms, frontier, cooldown)}}
+
+
 def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: str | Path,
              calibration: dict | None = None) -> dict:
     """Experiment 4 for one seed: every arm against the baseline of the same seed.
@@ -134,6 +151,7 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
             "horizon": None if kind in FRONTIER_KINDS else arm_horizon(cfg, arm),
             "budget": cfg["arms"][arm].get("budget", 1.0) if kind == "conventional" else None,
             "final_val_loss": s["final_val_loss"],
+            "final_val_loss_avg": s.get("final_val_loss_avg"),  # record.weight_average (LAWA), if recorded
             "final_train_loss": s["final_train_loss"],
             "loss_gap": (s["final_val_loss"] - base["final_val_loss"]) / base["final_val_loss"],
             "downstream": down,
@@ -199,6 +217,7 @@ def run_exp4(cfg: dict, run_dirs: dict[str, str | Path], seed: int, out_path: st
     basis = "contention_free" if calibration is not None else "wall_measured"
     results = {"arms": arms, "criteria": criteria, "roles": plan, "matched_comparison": _matched_comparison(arms, cfg),
                "frontier": _frontier(cfg, arms, run_dirs, calibration),
+               **({"frontier_cooldown": fc} if (fc := _cooldown_frontier(cfg, arms)) is not None else {}),
                "time_basis": basis,
                "target": {"val_loss": target, "is": "the baseline's final validation loss (its evaluation at the "
                           "last step, train.eval_batches fixed windows, as every periodic evaluation)"},

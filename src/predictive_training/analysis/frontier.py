@@ -39,8 +39,10 @@ __all__ = ["MEASURES", "fit_frontier", "frontier_at", "seed_frontier", "baseline
 #: cost measure -> the key of the Exp 4 arm record that holds it
 MEASURES: dict[str, str] = {"time": "time_s", "backward": "backward_passes", "flops": "flops"}
 #: metric -> (key of the Exp 4 arm record, "decreasing" if lower is better else "increasing")
+#: (``loss_avg``: the loss of the LAWA-averaged weights, where ``record.weight_average`` recorded it)
 METRICS: dict[str, tuple[str, str]] = {"loss": ("final_val_loss", "decreasing"),
-                                       "cloze": ("downstream.cloze_accuracy", "increasing")}
+                                       "cloze": ("downstream.cloze_accuracy", "increasing"),
+                                       "loss_avg": ("final_val_loss_avg", "decreasing")}
 _REL_TOL = 1e-9  # a cost equal to an end of the range up to rounding is inside it
 
 

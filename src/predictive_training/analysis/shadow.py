@@ -79,6 +79,10 @@ def origin_records(rows: Iterable[Mapping], predictor: str, horizon: int) -> lis
         if s:
             rec["search_gain_pred"], rec["search_progress"] = s.get("gain_pred"), s.get("progress")
             rec["search_scales"] = s.get("scales")
+        if r.get("search_variants"):  # record.shadow.search_variants: each variant on this delta and on the real one
+            rec["variants"] = {k: {"gain_pred": v.get("gain_pred"), "forward_passes": v.get("forward_passes"),
+                                   "gain_real_searched": (r.get("variants_real") or {}).get(k, {}).get("gain_pred")}
+                               for k, v in r["search_variants"].items()}
         out.append(rec)
     return sorted(out, key=lambda x: x["origin"])
 
@@ -182,9 +186,36 @@ def summarise_cell(per_seed: Sequence[Sequence[Mapping]]) -> dict:
         out["progress_search_ci"] = list(cluster_bootstrap(
             [(_arr(s, "search_gain_pred"), _arr(s, "gain_real")) for s in srch]))
         out["n_origins_search"] = len(flat)
+    variants = list(dict.fromkeys(k for r in allr for k in (r.get("variants") or {})))
+    if variants:
+        out["variants"] = {k: _variant_summary(seeds, k) for k in variants}
     out["ready_share"] = float(np.mean([bool(r.get("ready")) for r in allr]))
     out["uncertainty_vs_rel_l2"] = spearman(_arr(allr, "uncertainty"), _arr(allr, "rel_l2"))
     return {k: _finite_or_none(v) for k, v in out.items()}
+
+
+def _variant_summary(seeds: Sequence[Sequence[Mapping]], name: str) -> dict:
+    """One search variant of a cell over seeds: progress captured after it (``progress``), the same
+    search on the real update (``progress_real``: the real steps' gain searched, over their gain),
+    and ``excess`` = progress - (progress_real - 1): the predicted delta's searched gain beyond what the
+    search added to the real update, in units of the real steps' gain. Cluster-bootstrap 95%
+    intervals; mean forward passes per search."""
+    def arrays(recs, key):
+        vals = [(r.get("variants") or {}).get(name) or {} for r in recs]
+        return np.array([np.nan if v.get(key) is None else float(v[key]) for v in vals], dtype=np.float64)
+
+    srch = [s for s in ([r for r in sd if name in (r.get("variants") or {})] for sd in seeds) if s]
+    flat = [r for s in srch for r in s]
+    gain = lambda recs: arrays(recs, "gain_pred")  # noqa: E731
+    real = lambda recs: arrays(recs, "gain_real_searched")  # noqa: E731
+    excess = lambda recs: gain(recs) - (real(recs) - _arr(recs, "gain_real"))  # noqa: E731
+    out = {"n_origins": len(flat), "forward_passes_mean": _nanmean(arrays(flat, "forward_passes"))}
+    for key, num in (("progress", gain), ("progress_real", real), ("excess", excess)):
+        out[key] = pooled_ratio(num(flat), _arr(flat, "gain_real"))
+        out[f"{key}_ci"] = [_finite_or_none(x) for x in cluster_bootstrap([(num(s), _arr(s, "gain_real"))
+                                                                          for s in srch])]
+        out[key] = _finite_or_none(out[key])
+    return out
 
 
 def _finite_or_none(v):

@@ -75,6 +75,33 @@ def layer_groups(names: Iterable[str]) -> dict[str, list[str]]:
     return groups
 
 
+#: the granularities of :func:`group_parameters` (the shadow search's variants)
+GROUPINGS = ("block", "module", "tensor")
+
+
+def group_parameters(names: Iterable[str], grouping: str = "block") -> dict[str, list[str]]:
+    """The parameter groups of a scale search: ``block`` (:func:`layer_groups`: the embeddings, each
+    block, the final norm with the last block), ``module`` (each embedding, each block and each other
+    top-level module such as the final norm on its own) or ``tensor`` (every parameter tensor)."""
+    names = list(names)
+    if grouping == "block":
+        return layer_groups(names)
+    if grouping == "tensor":
+        if not names:
+            raise ValueError("names must hold at least one parameter name")
+        return {n: [n] for n in names}
+    if grouping != "module":
+        raise ValueError(f"unknown grouping {grouping!r} (one of {', '.join(GROUPINGS)})")
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        parts = n.split(".")
+        key = ".".join(parts[:2]) if parts[0] == "blocks" and len(parts) > 1 else parts[0]
+        groups.setdefault(key, []).append(n)
+    if not groups:
+        raise ValueError("names must hold at least one parameter name")
+    return groups
+
+
 @dataclass
 class Correction:
     """One correction event.

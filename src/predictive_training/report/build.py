@@ -14,7 +14,7 @@ import pandas as pd
 from ..config import sweep_cells
 from .context import ReportContext
 from .corpus import corpus_section
-from .frontier import frontier_section
+from .frontier import cooldown_section, frontier_section
 from .html import render_html
 from .pdf import render_pdf
 from .shadow import shadow_section
@@ -109,7 +109,7 @@ def _frontier_section(cfg: dict, frontier_csv: str | Path | None) -> dict | None
 
 def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, decisions_json: str | Path,
                  figures: list[tuple], runs_csv: str | Path, html_out: str | Path, pdf_out: str | Path,
-                 frontier_csv: str | Path | None = None) -> None:
+                 frontier_csv: str | Path | None = None, frontier_cooldown_csv: str | Path | None = None) -> None:
     results_dir = Path(results_dir)
     meta = json.loads((results_dir / "data" / "meta.json").read_text())
     ctx = ReportContext(
@@ -121,7 +121,9 @@ def build_report(cfg: dict, results_dir: str | Path, tests_csv: str | Path, deci
         runs=pd.read_csv(runs_csv),
         provenance=provenance(cfg, meta),
         notes=NOTES,
-        sections=[sec for sec in (_frontier_section(cfg, frontier_csv), corpus_section(meta),
+        sections=[sec for sec in (_frontier_section(cfg, frontier_csv),
+                                  cooldown_section(pd.read_csv(frontier_cooldown_csv)) if frontier_cooldown_csv else None,
+                                  corpus_section(meta),
                                   _shadow_section(cfg, results_dir)) if sec],
     )
     render_html(ctx, html_out)

@@ -340,6 +340,33 @@ def shadow_table(results: Path, seeds: list[int] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SHADOW_COLUMNS)
 
 
+VARIANT_COLUMNS = ["predictor", "horizon", "variant", "n_origins", "forward_passes_mean",
+                   "progress", "progress_ci_low", "progress_ci_high",
+                   "progress_real", "progress_real_ci_low", "progress_real_ci_high",
+                   "excess", "excess_ci_low", "excess_ci_high"]
+
+
+def shadow_variants_table(results: Path, seeds: list[int] | None = None) -> pd.DataFrame:
+    """One row per (predictor, horizon, search variant) of ``record.shadow.search_variants``, pooled
+    over seeds (:func:`~predictive_training.analysis.shadow.summarise`): progress captured after the
+    variant's search, the same search on the real update, and the excess; empty without variants."""
+    paths = sorted((results / "experiments" / "exp3_weight_delta").glob("seed*.json"), key=_seed_of)
+    if seeds is not None:
+        paths = [p for p in paths if _seed_of(p) in set(seeds)]
+    per_seed = [lg["results"]["shadow"]["origins"] for lg in (json.loads(p.read_text()) for p in paths)
+                if "shadow" in lg.get("results", {})]
+    rows = []
+    for c in summarise(per_seed).values() if per_seed else []:
+        for name, v in (c.get("variants") or {}).items():
+            row = {"predictor": c["predictor"], "horizon": c["horizon"], "variant": name,
+                   "n_origins": v["n_origins"], "forward_passes_mean": v["forward_passes_mean"]}
+            for key in ("progress", "progress_real", "excess"):
+                ci = v.get(f"{key}_ci") or [None, None]
+                row[key], row[f"{key}_ci_low"], row[f"{key}_ci_high"] = v.get(key), ci[0], ci[1]
+            rows.append(row)
+    return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
+
+
 PER_SEED_COLUMNS = ["arm", "kind", "prediction_ratio", "horizon", "seed", "measure", "cost", "loss", "frontier_loss",
                     "gap", "in_range", "backward_passes", "predict_steps", "equivalent_cost", "effective_progress",
                     "phase_cost_full_steps", "work"]
@@ -474,8 +501,8 @@ def md_env() -> Environment:
     return env
 
 
-def _equal_time_rows(frontier: pd.DataFrame) -> list[dict]:
-    tab = frontier[(frontier.measure == "time") & (frontier.metric == "loss")]
+def _equal_time_rows(frontier: pd.DataFrame, measures=("time",)) -> list[dict]:
+    tab = frontier[frontier.measure.isin(measures) & (frontier.metric == "loss")]
     rows = []
     for r in tab.to_dict("records"):
         p = r.get("p_adjusted") if r.get("confirmatory") is True and r.get("p_adjusted") == r.get("p_adjusted") \
@@ -483,7 +510,8 @@ def _equal_time_rows(frontier: pd.DataFrame) -> list[dict]:
         rows.append({"arm": r["arm"], "kind": r["kind"], "gap": fmt_interval(r.get("estimate"), r.get("ci_low"),
                                                                           r.get("ci_high")),
                      "p": fmt_num(p), "below": {True: "yes", False: "no"}.get(r.get("below_frontier"), "-"),
-                     "status": r.get("status")})
+                     "status": r.get("status"), "measure": r["measure"],
+                     "comparison": str(r.get("comparison", "")).replace("_", " ")})
     return rows
 
 
@@ -567,7 +595,16 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
             meta["exp6_files"] = findings_extras(results, tmp)
         shadow = shadow_table(results, meta["seeds"])
         shadow.to_csv(tmp / "shadow.csv", index=False, float_format="%.6g")
+        variants = shadow_variants_table(results, meta["seeds"])
+        if len(variants):  # record.shadow.search_variants, where the study has them
+            variants.to_csv(tmp / "shadow_variants.csv", index=False, float_format="%.6g")
+            meta["shadow_variants"] = True
         per_seed_table(results, meta["seeds"]).to_csv(tmp / "per_seed.csv", index=False, float_format="%.6g")
+        cooldown = []
+        if (results / "stats/frontier_cooldown.csv").exists():  # a second (cooldown) frontier, where the study has one
+            shutil.copyfile(results / "stats/frontier_cooldown.csv", tmp / "frontier_cooldown.csv")
+            meta["cooldown_frontier"] = True
+            cooldown = _equal_time_rows(pd.read_csv(results / "stats/frontier_cooldown.csv"), ("time", "backward"))
         if (results / "calibration.json").exists():  # the unit costs and FLOPs behind every time and cost
             shutil.copyfile(results / "calibration.json", tmp / "calibration.json")
         shadow_per_seed(results, meta["seeds"]).to_csv(tmp / "shadow_per_seed.csv", index=False,
@@ -581,7 +618,7 @@ def write_findings(results_dir: str | os.PathLike, out_dir: str | os.PathLike | 
         meta["missing_figures"] = [n for n in KEY_FIGURES if not (results / "figures" / n).exists()]
         (tmp / "findings.json").write_text(json.dumps(meta, indent=2) + "\n")
         text = md_env().get_template("findings_readme.md.j2").render(
-            m=meta, records=verdict_records(decisions), equal_time=_equal_time_rows(frontier),
+            m=meta, records=verdict_records(decisions), equal_time=_equal_time_rows(frontier), cooldown=cooldown,
             shadow=shadow.to_dict("records"), interval=fmt_interval)
         (tmp / "README.md").write_text(text)
     return out

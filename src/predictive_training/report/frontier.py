@@ -63,23 +63,40 @@ def _label(rec: dict) -> str:
     return f"r{round(100 * (r or 0))} Y{y}"
 
 
+COOLDOWN_COLOR = "tab:blue"
+
+
+def _curve(ax, fits: list[dict | None], color: str, ls: str) -> None:
+    """A frontier's fitted loss curve on ``ax``: the mean of the seeds' fits over the cost range they
+    share, and their min-max band."""
+    if not fits or any(f is None for f in fits):
+        return
+    lo, hi = max(f["cost"][0] for f in fits), min(f["cost"][-1] for f in fits)
+    if hi <= lo:
+        return
+    grid = np.geomspace(lo, hi, 80)
+    vals = np.array([[frontier_at((f["cost"], f["value"]), c) for c in grid] for f in fits], dtype=float)
+    ax.plot(grid, vals.mean(axis=0), color=color, lw=1.6, ls=ls)
+    ax.fill_between(grid, vals.min(axis=0), vals.max(axis=0), color=color, alpha=0.12)
+
+
 def _pareto(logs: list[dict], out_dir: Path, time_label: str):
     fr0 = logs[0]["results"]["frontier"]
     measures = [m for m in ("time", "backward", "flops") if all(m in lg["results"]["frontier"]["measures"]
                                                                for lg in logs)]
     fig, axes = plt.subplots(1, len(measures), figsize=(6.2 * len(measures), 4.8), squeeze=False)
     kinds_seen = {}
+    # the second (cooldown) frontier, where the study has one (roles.cooldown_frontier)
+    cool = [(lg["results"].get("frontier_cooldown") or {}).get("predicted") for lg in logs]
+    cool = cool if all(c is not None for c in cool) else None
     for ax, m in zip(axes[0], measures):
-        fits = [lg["results"]["frontier"]["measures"][m]["fit"].get("loss") for lg in logs]
-        if all(f is not None for f in fits):
-            lo = max(f["cost"][0] for f in fits)
-            hi = min(f["cost"][-1] for f in fits)
-            if hi > lo:
-                grid = np.geomspace(lo, hi, 80)
-                vals = np.array([[frontier_at((f["cost"], f["value"]), c) for c in grid] for f in fits], dtype=float)
-                ax.plot(grid, vals.mean(axis=0), color="k", lw=1.6, label="conventional frontier (mean of seeds)")
-                ax.fill_between(grid, vals.min(axis=0), vals.max(axis=0), color="k", alpha=0.12,
-                                label="frontier, min-max over seeds")
+        _curve(ax, [lg["results"]["frontier"]["measures"][m]["fit"].get("loss") for lg in logs], "k", "-")
+        if cool is not None and all(m in c["measures"] for c in cool):
+            _curve(ax, [c["measures"][m]["fit"].get("loss") for c in cool], COOLDOWN_COLOR, "--")
+            for arm in cool[0]["arms"]:
+                pts = [next(p for p in c["measures"][m]["points"] if p["arm"] == arm) for c in cool]
+                ax.plot(np.mean([p["cost"] for p in pts]), np.mean([p["loss"] for p in pts]), marker="|",
+                        color=COOLDOWN_COLOR, ms=12)
         for arm in fr0["arms"]:  # the frontier's own points
             pts = [next(p for p in lg["results"]["frontier"]["measures"][m]["points"] if p["arm"] == arm) for lg in logs]
             x, y = np.mean([p["cost"] for p in pts]), np.mean([p["loss"] for p in pts])
@@ -113,6 +130,9 @@ def _pareto(logs: list[dict], out_dir: Path, time_label: str):
         ax.set_ylabel("final validation loss (nats/token)")
         ax.set_title(f"Final loss against {MEASURE_LABELS[m].split(' (')[0]}")
     handles = [plt.Line2D([], [], color="k", lw=1.6, label="conventional frontier (own schedule per budget b)")]
+    if cool is not None:
+        handles.append(plt.Line2D([], [], color=COOLDOWN_COLOR, lw=1.6, ls="--",
+                                  label="cooldown frontier (wsd branches; exploratory)"))
     handles += [plt.Line2D([], [], ls="none", marker=mk, color="grey", mfc="none", label=k) for k, mk in kinds_seen.items()]
     ratios = sorted({logs[0]["results"]["arms"][a].get("prediction_ratio_requested") or 0 for a in fr0["predicted"]})
     handles += [plt.Line2D([], [], ls="none", marker="o", color=_ratio_color(r), label=f"r = {r:g}") for r in ratios]
@@ -123,7 +143,9 @@ def _pareto(logs: list[dict], out_dir: Path, time_label: str):
                "line = mean of the seeds' fits, band = min to max over seeds. Points: predicted arms, one marker per "
                "predictor family, colour by prediction ratio (labels: ratio r and phase length Y), mean over seeds "
                "with min-max bars. Below the line = lower loss than training less for the same cost. Cost: "
-               + ", ".join(MEASURE_LABELS[m] for m in measures) + ".")
+               + ", ".join(MEASURE_LABELS[m] for m in measures) + "."
+               + (" Dashed blue: the second frontier of warmup-stable-decay branches (roles.cooldown_frontier), "
+                  "fitted the same way; the confirmatory rows use the black one." if cool is not None else ""))
     return save_figure(fig, out_dir, "frontier_pareto"), caption, SECTION
 
 
@@ -240,3 +262,32 @@ def frontier_section(table: pd.DataFrame, skipped: list[dict], alpha: float) -> 
             "rows": rows, "note": "gap < 0: the predicted arm reaches a lower loss than a conventional run of the "
                                   "same contention-free time; 'below frontier' needs adjusted p < alpha "
                                   "(confirmatory) or unadjusted p < alpha (exploratory)."}
+
+
+def cooldown_section(table: pd.DataFrame | None) -> dict | None:
+    """The report's section on the second (cooldown) frontier, from ``stats/frontier_cooldown.csv``:
+    its arms against the cosine frontier, and every predicted arm against it, loss at equal
+    contention-free time and equal backward passes (all exploratory)."""
+    if table is None or table.empty:
+        return None
+    sub = table[table["measure"].isin(["time", "backward"]) & table["metric"].isin(["loss", "loss_avg"])]
+    rows = []
+    for rec in sub.to_dict("records"):
+        tested = not (isinstance(rec["p_value"], float) and math.isnan(rec["p_value"]))
+        rows.append([str(rec["comparison"]).replace("_", " "), str(rec["arm"]), str(rec["measure"]),
+                     str(rec["metric"]), fmt(rec["arm_value"]), fmt(rec["frontier_value"]), fmt(rec["estimate"]),
+                     f"[{fmt(rec['ci_low'])}, {fmt(rec['ci_high'])}]" if tested else "-", fmt(rec["p_value"]),
+                     ("yes" if rec["below_frontier"] is True else "no") if tested else str(rec["status"])])
+    return {"title": "The cooldown frontier (second, exploratory)",
+            "paragraphs": ["Warmup-stable-decay runs at the frontier's budgets (roles.cooldown_frontier; each a "
+                           "cooldown branch of a constant-rate run, costed at its own budget). First rows: each "
+                           "of them against the cosine frontier at its own cost (below 0: the cooldown moves the "
+                           "frontier down at that budget). Then every predicted arm against the cooldown frontier. "
+                           "loss_avg: the same with the LAWA-averaged weights (record.weight_average). All "
+                           "exploratory, unadjusted p; the confirmatory rows stay on the cosine frontier as declared "
+                           "(the per-budget minimum of two noisy frontiers is biased low, so it is not used). Every "
+                           "cell: stats/frontier_cooldown.csv."],
+            "columns": ["comparison", "arm", "cost", "metric", "loss", "frontier loss", "gap", "95% CI", "p",
+                        "below (p < alpha)"],
+            "rows": rows, "note": "gap = arm minus frontier at the arm's own cost, mean over seeds."}
+

@@ -28,12 +28,13 @@ import pandas as pd
 
 from . import tests
 
-__all__ = ["FRONTIER_COLUMNS", "confirmatory_metric", "frontier_cells", "frontier_test_rows", "frontier_table"]
+__all__ = ["COOLDOWN_COLUMNS", "FRONTIER_COLUMNS", "confirmatory_metric", "cooldown_frontier_table", "frontier_cells",
+           "frontier_test_rows", "frontier_table"]
 
 FRONTIER_COLUMNS = ["arm", "kind", "prediction_ratio", "horizon", "measure", "metric", "n_seeds", "n_in_range",
                     "arm_value", "frontier_value", "cost", "estimate", "ci_low", "ci_high", "test", "statistic",
                     "p_value", "p_adjusted", "confirmatory", "status", "below_frontier"]
-_DIRECTION = {"loss": "less", "cloze": "greater"}
+_DIRECTION = {"loss": "less", "cloze": "greater", "loss_avg": "less"}  # loss_avg: LAWA-averaged weights
 
 
 def confirmatory_metric(arm: str) -> str:
@@ -41,23 +42,35 @@ def confirmatory_metric(arm: str) -> str:
     return f"frontier_time_loss_gap_{arm}"
 
 
-def _frontier(log: dict) -> dict | None:
-    return log["results"].get("frontier")
+#: the comparisons of stats/frontier_cooldown.csv: (its ``comparison`` value, the Exp 4 log's path to it)
+COOLDOWN_COMPARISONS = {"predicted_vs_cooldown_frontier": ("frontier_cooldown", "predicted"),
+                        "cooldown_arm_vs_frontier": ("frontier_cooldown", "vs_frontier")}
+COOLDOWN_COLUMNS = ["comparison"] + FRONTIER_COLUMNS
 
 
-def frontier_cells(logs: list[dict], alpha: float = 0.05) -> list[dict]:
+def _frontier(log: dict, path: tuple[str, ...] = ("frontier",)) -> dict | None:
+    rec = log["results"]
+    for key in path:
+        rec = rec.get(key) if isinstance(rec, dict) else None
+    return rec
+
+
+def frontier_cells(logs: list[dict], alpha: float = 0.05, path: tuple[str, ...] = ("frontier",),
+                   prefix: str = "") -> list[dict]:
     """One record per (predicted arm, measure, metric): the per-seed values and, where testable, the
-    test row (a :class:`.tests.TestRow` under ``"row"``, unadjusted)."""
-    if not logs or any(_frontier(lg) is None for lg in logs):
+    test row (a :class:`.tests.TestRow` under ``"row"``, unadjusted). ``path``: where the Exp 4 log
+    keeps the frontier record (the second frontier's: :data:`COOLDOWN_COMPARISONS`); ``prefix`` of
+    the rows' metric names."""
+    if not logs or any(_frontier(lg, path) is None for lg in logs):
         return []
-    first = _frontier(logs[0])
+    first = _frontier(logs[0], path)
     confirmatory = set(first.get("confirmatory") or [])
     cells = []
     for arm in first["predicted"]:
         rec = logs[0]["results"]["arms"][arm]
         for measure in first["measures"]:
-            for metric in ("loss", "cloze"):
-                gaps = [(_frontier(lg)["gaps"].get(arm) or {}).get(measure) for lg in logs]
+            for metric in _DIRECTION:
+                gaps = [(_frontier(lg, path)["gaps"].get(arm) or {}).get(measure) for lg in logs]
                 if any(g is None or metric not in g or f"{metric}_gap" not in g for g in gaps):
                     continue
                 own = np.array([np.nan if g[metric] is None else g[metric] for g in gaps], dtype=float)
@@ -84,7 +97,7 @@ def frontier_cells(logs: list[dict], alpha: float = 0.05) -> list[dict]:
                     cell["status"] = f"no {metric} value in every seed (not tested)"
                 else:
                     name = (confirmatory_metric(arm) if cell["confirmatory"]
-                            else f"frontier_{measure}_{metric}_gap_{arm}")
+                            else f"{prefix}frontier_{measure}_{metric}_gap_{arm}")
                     cell["row"] = tests.paired_row("exp4", name, own, front, 0.0, _DIRECTION[metric],
                                                    family="study")
                     cell["status"] = "confirmatory" if cell["confirmatory"] else "exploratory (unadjusted p)"
@@ -108,10 +121,29 @@ def frontier_table(logs: list[dict], tests_table: pd.DataFrame | None = None, al
     if tests_table is not None and len(tests_table):
         for rec in tests_table.to_dict("records"):
             adjusted[(rec["experiment"], rec["metric"])] = (rec["p_adjusted"], rec["passed"])
+    return _table(frontier_cells(logs, alpha), adjusted, alpha, FRONTIER_COLUMNS)
+
+
+def cooldown_frontier_table(logs: list[dict], alpha: float = 0.05) -> pd.DataFrame:
+    """``stats/frontier_cooldown.csv`` (a study with ``roles.cooldown_frontier``): every predicted arm
+    against the second frontier, and the second frontier's arms against the first at their own cost
+    (column ``comparison``, :data:`COOLDOWN_COMPARISONS`). All exploratory (unadjusted p): the
+    confirmatory rows stay on the first frontier, as declared; the per-budget minimum of the two
+    frontiers is not used (the minimum of two noisy estimates is biased low)."""
     rows = []
-    for c in frontier_cells(logs, alpha):
+    for comparison, path in COOLDOWN_COMPARISONS.items():
+        cells = frontier_cells(logs, alpha, path, prefix="cooldown_" if path[-1] == "predicted" else "")
+        for c in cells:
+            c["comparison"] = comparison
+        rows.append(_table(cells, {}, alpha, COOLDOWN_COLUMNS))
+    return pd.concat(rows, ignore_index=True) if any(len(r) for r in rows) else pd.DataFrame(columns=COOLDOWN_COLUMNS)
+
+
+def _table(cells: list[dict], adjusted: dict, alpha: float, columns: list[str]) -> pd.DataFrame:
+    rows = []
+    for c in cells:
         r = c.pop("row")
-        out = {k: c.get(k) for k in FRONTIER_COLUMNS}
+        out = {k: c.get(k) for k in columns}
         if r is not None:
             out.update(estimate=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, test=r.test, statistic=r.statistic,
                        p_value=r.p_value)
@@ -122,4 +154,4 @@ def frontier_table(logs: list[dict], tests_table: pd.DataFrame | None = None, al
                 out["p_adjusted"] = math.nan
                 out["below_frontier"] = bool(better and math.isfinite(r.p_value) and r.p_value < alpha)
         rows.append(out)
-    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+    return pd.DataFrame(rows, columns=columns)

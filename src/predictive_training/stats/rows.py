@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import tests
 from .decisions import decide
-from .frontier import frontier_table, frontier_test_rows
+from .frontier import cooldown_frontier_table, frontier_table, frontier_test_rows
 
 #: How far apart (absolute) an arm's and a control's realised prediction ratios may be for a
 #: "beats control" row to make a claim.
@@ -278,6 +278,12 @@ def frontier(cfg: dict, log_paths: list[str | Path], table: pd.DataFrame) -> pd.
     """``stats/frontier.csv`` from the Exp 4 logs and the tests table (:func:`.frontier.frontier_table`)."""
     logs = [json.loads(p.read_text()) for p in sorted(map(Path, log_paths)) if p.parent.name == "exp4_prediction_phases"]
     return frontier_table(logs, table, alpha=cfg["thresholds"]["alpha"])
+
+
+def cooldown_frontier(cfg: dict, log_paths: list[str | Path]) -> pd.DataFrame:
+    """``stats/frontier_cooldown.csv`` from the Exp 4 logs (:func:`.frontier.cooldown_frontier_table`)."""
+    logs = [json.loads(p.read_text()) for p in sorted(map(Path, log_paths)) if p.parent.name == "exp4_prediction_phases"]
+    return cooldown_frontier_table(logs, alpha=cfg["thresholds"]["alpha"])
 
 
 def build(cfg: dict, log_paths: list[str | Path]) -> tuple[pd.DataFrame, dict]:

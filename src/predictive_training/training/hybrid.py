@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from .. import registry
-from ..config import arm_plan, arm_spec, predictor_options, skill_gated
+from ..config import arm_hybrid, arm_plan, arm_spec, predictor_options, skill_gated
 from ..data.prepare import TokenData
 from ..dynamics.base import PredictorContext, build_predictor, check_state_bound, state_size
-from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
+from ..dynamics.corrector import LayerwiseLineSearch, group_parameters
 from ..dynamics.footprint import STATE_BOUND
 from ..dynamics.protocol import Observation, PredictedPhase, Predictor, verifies
 from ..dynamics.simple import EmaDeltaPredictor, ZeroPredictor
@@ -79,7 +79,7 @@ class HybridTrainer(Trainer):
         self.kind = arm_cfg["kind"]
         if "prediction_ratio" not in arm_cfg:
             raise ValueError(f"config key 'arms.{arm}.prediction_ratio' is required for kind {self.kind!r}")
-        h = self.hcfg = cfg["hybrid"]
+        h = self.hcfg = arm_hybrid(cfg, arm)  # the study's hybrid block, the arm's corrector merged in
         self.plan = arm_plan(cfg, arm)
         self.spec = arm_spec(cfg, arm)
         self.predictor = predictor or make_predictor(cfg, self.kind, self.model, self.params, seed, files, arm)
@@ -91,8 +91,8 @@ class HybridTrainer(Trainer):
         self.verify_stats = {"phases": 0, "forward_passes": 0, "steps_replaced": 0, "early_ends": 0,
                              "empty_ends": 0}
         hc = h["corrector"]
-        self.corrector = LayerwiseLineSearch(layer_groups(self.params), hc["scales"], hc["trials"],
-                                             hc["evidence_z"])
+        self.corrector = LayerwiseLineSearch(group_parameters(self.params, hc.get("groups", "block")), hc["scales"],
+                                             hc["trials"], hc["evidence_z"])
         self.n_search_batches = int(hc["batches"])
         self.n_probe_batches = int(hc["probe_batches"])
         g = h["guard"]

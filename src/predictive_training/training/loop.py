@@ -1,4 +1,5 @@
-"""The conventional trainer: AdamW, linear warmup then cosine decay, gradient clipping.
+"""The conventional trainer: AdamW (or ``train.optimizer``), linear warmup then cosine decay (or
+``train.schedule``, :mod:`.optim`), gradient clipping.
 
 :class:`Trainer` runs the steps (every step has a :class:`Phase`; the hybrid trainer adds Predict
 and Correct), keeps the clock and the pass counters, and hands every step's :class:`StepInfo`,
@@ -28,6 +29,7 @@ import torch.nn.functional as F
 from ..config import arm_plan, budget_steps
 from ..data.prepare import TokenData
 from ..model import GPT, GPTConfig
+from .optim import lr_at, make_optimizer
 from .work import FORWARD_BATCH, FULL_STEP
 
 log = logging.getLogger(__name__)
@@ -78,17 +80,6 @@ def clip_factor(grad_norm: float, max_norm: float) -> float:
     if not math.isfinite(grad_norm):
         return math.nan
     return min(1.0, max_norm / (grad_norm + 1e-6))
-
-
-def lr_at(step: int, train_cfg: dict, total_steps: int | None = None) -> float:
-    """Linear warmup to ``train.lr``, then cosine decay to ``lr * min_lr_ratio`` at the budget's end."""
-    peak, warm = train_cfg["lr"], train_cfg["warmup_steps"]
-    total = total_steps or train_cfg["steps"]
-    if step < warm:
-        return peak * (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, total - warm))
-    floor = peak * train_cfg["min_lr_ratio"]
-    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
 
 
 class Batches:
@@ -164,6 +155,8 @@ class Trainer:
     def __init__(self, cfg: dict, data: TokenData, arm: str, seed: int, observers: list[Observer] = ()):
         self.cfg, self.data, self.arm, self.seed = cfg, data, arm, seed
         self.train_cfg = cfg["train"]
+        if "schedule" in cfg["arms"][arm]:  # a conventional arm's own schedule (a cooldown branch)
+            self.train_cfg = {**cfg["train"], "schedule": cfg["arms"][arm]["schedule"]}
         self.device = pick_device(cfg["device"])
         torch.manual_seed(seed)
         self.model_cfg = GPTConfig(vocab_size=data.vocab_size, **cfg["model"])
@@ -205,14 +198,8 @@ class Trainer:
         )
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        decay = [p for n, p in self.params.items() if p.dim() >= 2]
-        no_decay = [p for n, p in self.params.items() if p.dim() < 2]
-        tc = self.train_cfg
-        return torch.optim.AdamW(
-            [{"params": decay, "weight_decay": tc["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=tc["lr"],
-            betas=(tc["beta1"], tc["beta2"]),
-        )
+        """The optimiser of ``train.optimizer`` (AdamW by default; :mod:`.optim`)."""
+        return make_optimizer(self.params, self.train_cfg)
 
     # --- the pieces of a step -------------------------------------------------------------
 
@@ -224,7 +211,7 @@ class Trainer:
         return self.model.loss(x, y)
 
     def full_step(self, phase: Phase) -> StepInfo:
-        """One real optimisation step: forward, backward, clip, AdamW update."""
+        """One real optimisation step: forward, backward, clip, optimiser update."""
         t0 = time.perf_counter()
         lr = lr_at(self.step, self.train_cfg)
         for group in self.optimizer.param_groups:
@@ -322,6 +309,21 @@ class Trainer:
         # standard error of the mean over the windows (they are a fixed random sample of the split)
         self._val_se = float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else None
         return float(np.mean(losses)), correct / total
+
+    @torch.no_grad()
+    def evaluate_weights(self, weights: dict[str, torch.Tensor]) -> tuple[float, float]:
+        """:meth:`evaluate` of other weights (an average, say) on the same windows; the trainer's own
+        weights and the standard error of its last evaluation are left as they were."""
+        own = {n: p.detach().clone() for n, p in self.params.items()}
+        se = self._val_se
+        try:
+            for n, p in self.params.items():
+                p.copy_(weights[n])
+            return self.evaluate()
+        finally:
+            for n, p in self.params.items():
+                p.copy_(own[n])
+            self._val_se = se
 
     @torch.no_grad()
     def cloze_accuracy(self) -> float | None:

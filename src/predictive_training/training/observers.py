@@ -3,12 +3,14 @@
 ``metrics.jsonl`` (one ``StepInfo`` row per step) and ``events.jsonl`` (:class:`MetricsRecorder`,
 :class:`EventRecorder`), weight snapshots (:class:`SnapshotRecorder`), gradient and update records
 (:class:`GradientRecorder`, exact or sketched), per-tensor norms (:class:`TensorNormRecorder`), the
-nowcaster's training data (:class:`TrajectoryRecorder`) and a progress bar (:class:`Progress`). The file formats are in :mod:`predictive_training.records`;
+nowcaster's training data (:class:`TrajectoryRecorder`), the validation loss of averaged weights
+(:class:`WeightAverage`, LAWA) and a progress bar (:class:`Progress`). The file formats are in :mod:`predictive_training.records`;
 each observer's ``state_dict``/``on_resume`` make a run resumable (:mod:`.checkpoint`).
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import sys
 from pathlib import Path
@@ -109,6 +111,57 @@ class SnapshotRecorder(Observer):
         done = info.step + 1  # weights now hold the state after `done` steps
         if done % self.every == 0 or done == trainer.train_cfg["steps"]:
             self.save(trainer, done)
+
+
+class WeightAverage(Observer):
+    """LAWA (latest weight averaging; Kaddour 2022, Sanyal et al. 2023): the weights after every
+    ``every``-th step are kept, the latest ``keep`` of them; at every evaluation the validation loss
+    and accuracy of their average are measured on the same windows as the raw weights' and written
+    beside them (``val_loss_avg``, ``val_accuracy_avg`` in ``metrics.jsonl``;
+    ``final_val_loss_avg`` and ``final_val_accuracy_avg`` in ``summary.json``). Before the first kept
+    step the average is the current weights. An evaluation option of every arm: it changes no
+    weight the run trains on, and it is measurement, untimed like the evaluation itself.
+
+    Must come before :class:`MetricsRecorder` among the observers (it adds to the row it writes)."""
+
+    untimed = True
+
+    def __init__(self, every: int, keep: int):
+        if every < 1 or keep < 1:
+            raise ValueError(f"record.weight_average: every ({every}) and keep ({keep}) must be at least 1")
+        self.every, self.keep = every, keep
+        self.kept: collections.deque[dict[str, torch.Tensor]] = collections.deque(maxlen=keep)
+        self.last: tuple[float, float] | None = None
+
+    def on_start(self, trainer):
+        self.kept.clear()
+        self.last = None
+
+    def state_dict(self, trainer, checkpointer):
+        return {"kept": [{n: t.clone() for n, t in w.items()} for w in self.kept], "last": self.last}
+
+    def on_resume(self, trainer, state, checkpointer):
+        self.kept = collections.deque(state["kept"], maxlen=self.keep)
+        self.last = tuple(state["last"]) if state["last"] is not None else None
+
+    @torch.no_grad()
+    def on_step(self, trainer, info, grads, update):
+        if (info.step + 1) % self.every == 0:
+            self.kept.append({n: p.detach().clone() for n, p in trainer.params.items()})
+        if info.val_loss is None:
+            return
+        if self.kept:
+            loss, acc = trainer.evaluate_weights({n: torch.stack([w[n] for w in self.kept]).mean(0)
+                                                  for n in trainer.params})
+        else:
+            loss, acc = info.val_loss, info.val_accuracy  # nothing kept yet: the average is the weights
+        self.last = (loss, acc)
+        info.extra["val_loss_avg"], info.extra["val_accuracy_avg"] = loss, acc
+
+    def on_end(self, trainer, summary):
+        if self.last is not None:
+            summary["final_val_loss_avg"], summary["final_val_accuracy_avg"] = self.last
+        summary["weight_average"] = {"method": "lawa", "every": self.every, "keep": self.keep}
 
 
 class _SpilledRows:

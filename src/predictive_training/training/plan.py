@@ -45,14 +45,15 @@ from pathlib import Path
 import torch
 
 from .. import registry
-from ..config import arm_horizon, arm_spec, budget_steps, is_predicted, predictor_options, skill_gated
-from ..dynamics.corrector import layer_groups
+from ..config import arm_horizon, arm_hybrid, arm_spec, budget_steps, is_predicted, predictor_options, skill_gated
+from ..dynamics.corrector import group_parameters
 from ..dynamics.footprint import STATE_BOUND, held_numbers, state_numbers
 from ..dynamics.rssm import RSSMConfig, online_train_runs
 from ..model import GPT, GPTConfig
 from ..phase_plan import PhasePlan
 from .calibrate import RandomTokens, measure_units, measured_kinds, unit_of_kind
 from .loop import Phase, StepInfo, pick_device
+from .searched import search_points
 from .work import APPLY_DELTA, FORWARD_BATCH, FULL_STEP, PRE_PREDICT_SNAPSHOT, SEARCH_TRIAL, SKILL_CHECK
 
 __all__ = ["nominal_work", "run_disk", "plan", "format_plan", "settle", "RUN_FOLDER_BUDGET", "PEAK_DISK_BUDGET",
@@ -75,6 +76,20 @@ def _model_shapes(cfg: dict, vocab: int | None = None) -> dict[str, tuple[int, .
     return {n: tuple(p.shape) for n, p in m.named_parameters()}
 
 
+def _search_evaluations(cfg: dict, h: dict) -> int:
+    """Evaluations of one line search (each a ``search_trial`` over ``corrector.batches`` batches):
+    the scale-1 loss and one per candidate and group."""
+    scales = sorted(set(float(s) for s in h["corrector"]["scales"]) - {1.0})
+    trials = len(scales) if h["corrector"]["trials"] is None else min(int(h["corrector"]["trials"]), len(scales))
+    return 1 + trials * len(group_parameters(list(_model_shapes(cfg)), h["corrector"].get("groups", "block")))
+
+
+def _search_work(cfg: dict, arm: str, h: dict, n: int) -> dict:
+    """The counted work of ``n`` searches of a conventional arm's own update (training/searched.py)."""
+    search = _search_evaluations(cfg, h)
+    return {FORWARD_BATCH: n * int(h["corrector"]["batches"]) * search, SEARCH_TRIAL: n * search}
+
+
 def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     """The work units (``training/work.py``) an arm's run counts when neither the gate nor the
     guard fires (every predictor ready at every Predict phase): the nominal phase plan at the arm's
@@ -92,9 +107,12 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     ``hybrid.verified.batches`` forward batches. An early end runs fewer checks and Predict steps
     and more Full steps (the slot's steps left run Full): its run counts at most these checks and
     forward batches and at least these Full steps."""
-    arm_cfg, tc, h = cfg["arms"][arm], cfg["train"], cfg["hybrid"]
+    arm_cfg, tc, h = cfg["arms"][arm], cfg["train"], arm_hybrid(cfg, arm)
     kind, T = arm_cfg["kind"], int(tc["steps"])
     if kind == "conventional":  # a frontier arm trains its own budget (arms.<name>.budget)
+        if "search_every" in arm_cfg:  # and, if it says so, searches its own update (training/searched.py)
+            return {FULL_STEP: budget_steps(cfg, arm), **_search_work(cfg, arm, h, len(search_points(
+                T, int(tc["warmup_steps"]), int(arm_cfg["search_every"]))))}
         return {FULL_STEP: budget_steps(cfg, arm)}
     p = PhasePlan(float(arm_cfg["prediction_ratio"]), arm_horizon(cfg, arm), int(h["correct_steps"]), T,
                   int(tc["warmup_steps"]))
@@ -107,11 +125,8 @@ def nominal_work(cfg: dict, arm: str) -> dict[str, float]:
     n, Y, full = p.cycles, p.horizon, p.backward_passes
     n_probe = min(int(h["corrector"]["probe_batches"]), Y)  # the held-aside loss after Predict (the guard's)
     n_search = int(h["corrector"]["batches"])  # every evaluation of the line search runs these batches
-    scales = sorted(set(float(s) for s in h["corrector"]["scales"]) - {1.0})
-    trials = len(scales) if h["corrector"]["trials"] is None else min(int(h["corrector"]["trials"]), len(scales))
-    groups = len(layer_groups(list(_model_shapes(cfg))))
     # the search's evaluations: the scale-1 loss and one per candidate; a zero delta (skip) costs none
-    search = 1 + trials * groups if spec.moves_weights else 0
+    search = _search_evaluations(cfg, h) if spec.moves_weights else 0
     work = {FULL_STEP: full, FORWARD_BATCH: n * (n_probe + n_search * search), f"observe/{pred}": full,
             f"rollout/{pred}/{Y}": n, PRE_PREDICT_SNAPSHOT: n, APPLY_DELTA: n, SEARCH_TRIAL: n * search}
     if skill_gated(cfg, arm):  # the skill gate: both forecasts of every gap

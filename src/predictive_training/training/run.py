@@ -32,7 +32,8 @@ from .energy import EnergyObserver
 from .hybrid import HybridTrainer
 from .loop import MatchedTrainer, Observer, Trainer
 from .observers import (EventRecorder, GradientRecorder, MetricsRecorder, Progress, SnapshotRecorder,
-                        TensorBoardRecorder, TensorNormRecorder, TrajectoryRecorder)
+                        TensorBoardRecorder, TensorNormRecorder, TrajectoryRecorder, WeightAverage)
+from .searched import SearchedTrainer
 from .shadow import ShadowObserver
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def make_trainer(cfg: dict, data: TokenData, arm: str, seed: int, observers: lis
     if kind == "conventional":
         if budget_steps(cfg, arm) != int(cfg["train"]["steps"]):  # a shorter budget, its own schedule
             return MatchedTrainer(cfg, data, arm, seed, observers)
+        if "search_every" in cfg["arms"][arm]:  # the corrector's search on its own update
+            return SearchedTrainer(cfg, data, arm, seed, observers)
         return Trainer(cfg, data, arm, seed, observers)
     if kind == "matched":
         return MatchedTrainer(cfg, data, arm, seed, observers)
@@ -91,6 +94,8 @@ def run_training(cfg: dict, data_dir: str | Path, arm: str, seed: int, out_dir: 
         work.mkdir(parents=True)
     extra = list(observers)
     observers: list[Observer] = [MetricsRecorder(work), EventRecorder(work)]
+    if rec.get("weight_average"):  # before the metrics recorder: it adds to the evaluation rows
+        observers.insert(0, WeightAverage(rec["weight_average"]["every"], rec["weight_average"]["keep"]))
     if record:
         if arm in rec["snapshot_arms"]:  # the snapshot policy: only the arms an experiment reads
             observers.append(SnapshotRecorder(work, rec["snapshot_every"], SNAPSHOT_DTYPES[rec["snapshot_dtype"]]))

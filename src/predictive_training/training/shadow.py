@@ -73,7 +73,7 @@ import torch
 
 from ..config import LEAVE_ONE_SEED_OUT, loso_needed
 from ..dynamics.base import check_state_bound, state_size
-from ..dynamics.corrector import LayerwiseLineSearch, layer_groups
+from ..dynamics.corrector import LayerwiseLineSearch, group_parameters, layer_groups
 from ..dynamics.protocol import Observation, Predictor, verifies
 from ..dynamics.rssm_pretrain import export_stream
 from ..dynamics.scores import delta_metrics
@@ -191,6 +191,9 @@ class ShadowObserver(_JsonlRecorder):
         self.n_eval, self.n_search = int(s["eval_batches"]), int(s["search_batches"])
         self.scales = [float(x) for x in s["scales"]]
         self.cells = search_cells(cfg)
+        # the search's variants (record.shadow.search_variants): other groupings, search windows,
+        # evidence rules and scale ranges, each also applied to the real update of the same steps
+        self.variants = [dict(v) for v in (s.get("search_variants") or [])]
         self.threshold = float(cfg["thresholds"]["exp3_cosine"])
         self.origins = shadow_origins(cfg)
         self.forecasts = forecast_origins(cfg)
@@ -225,6 +228,9 @@ class ShadowObserver(_JsonlRecorder):
         vb = trainer.val_batches
         self.eval_batches = [vb.get(EVAL_BASE + i) for i in range(self.n_eval)]
         self.search_batches = [vb.get(SEARCH_BASE + i) for i in range(self.n_search)]
+        for v in self.variants:
+            v["group_dict"] = group_parameters(self.names, v["groups"])
+            v["batches"] = [vb.get(SEARCH_BASE + i) for i in range(int(v["search_batches"]))]
         self.verify_batches = [vb.get(VERIFY_BASE + i) for i in range(self.n_verify)]
         y_max = max(self.horizons)
         self.buf_len = (max(self.spans) + y_max) if self.spans else 0
@@ -275,19 +281,34 @@ class ShadowObserver(_JsonlRecorder):
         self.time["heldout"] += time.perf_counter() - t0
         return out
 
-    def _search(self, theta: torch.Tensor, delta: torch.Tensor) -> dict:
+    def _search(self, theta: torch.Tensor, delta: torch.Tensor, variant: Mapping | None = None) -> dict:
         """The corrector's per-layer-group line search on ``delta`` from ``theta`` (every scale),
-        chosen on the search windows; the chosen weights scored on the evaluation windows."""
+        chosen on the search windows; the chosen weights scored on the evaluation windows. A
+        ``variant`` (record.shadow.search_variants) brings its own groups, windows, evidence rule
+        and scales; none: the study's search (one mean loss over the windows, no evidence rule)."""
         t0 = time.perf_counter()
         self._load(theta + delta)
-        ls = LayerwiseLineSearch(self.groups, self.scales, trials=None)
-        corr = ls.correct(self.probe_params, self._dict(delta),
-                          lambda: float(np.mean(self._losses(self.search_batches))))
+        if variant is None:
+            ls = LayerwiseLineSearch(self.groups, self.scales, trials=None)
+            batches = self.search_batches
+            loss_fn = lambda: float(np.mean(self._losses(batches)))  # noqa: E731
+        else:
+            ls = LayerwiseLineSearch(variant["group_dict"], variant["scales"], trials=None,
+                                     evidence_z=float(variant["evidence_z"]))
+            batches = variant["batches"]
+            loss_fn = lambda: list(self._losses(batches))  # noqa: E731 (per window: the evidence rule's pairs)
+        corr = ls.correct(self.probe_params, self._dict(delta), loss_fn)
         heldout = self._losses(self.eval_batches)  # the probe holds the chosen scales
         self.time["search"] += time.perf_counter() - t0
         return {"scales": {g: v["scale"] for g, v in corr.per_layer.items()},
                 "search_loss_before": _num(corr.loss_before), "search_loss_after": _num(corr.loss_after_search),
                 "forward_passes": corr.forward_passes, "heldout": heldout}
+
+    def _variants(self, theta: torch.Tensor, delta: torch.Tensor) -> dict | None:
+        """Every search variant on ``delta`` from ``theta`` (None without variants)."""
+        if not self.variants:
+            return None
+        return {v["name"]: self._search(theta, delta, v) for v in self.variants}
 
     # --- the step -----------------------------------------------------------------------------------
 
@@ -405,6 +426,7 @@ class ShadowObserver(_JsonlRecorder):
             out["heldout"] = self._heldout(theta + delta)
         if (name, y) in self.cells:
             out["search"] = self._search(theta, delta)
+            out["variants"] = self._variants(theta, delta)
         return out
 
     def _verified(self, p, y: int, lrs: Sequence[float], seed: int, theta: torch.Tensor):
@@ -438,6 +460,10 @@ class ShadowObserver(_JsonlRecorder):
                 if self.n_eval > 1 else None,
                 "delta_norm_real": float(torch.linalg.vector_norm(real)),
                 "loss_realised": realised, "loss_realised_end": realised[-1]}
+        if self.variants and any(h == y for _, h in self.cells):
+            # the conventional run's own counterpart: the same searches on the real update of these steps
+            base["variants_real"] = {k: self._gain_summary(rec["loss0"] - v["heldout"], rec, loss_real, v)
+                                     for k, v in self._variants(rec["theta"], real).items()}
         for name in self.names_pred:
             self._write(self._row(base, name, "predictor", rec["preds"].pop((name, y)), real, rec, loss_real))
         u_all = self._buffer_rows(o, max(self.spans)) if self.spans else None  # one copy; the smaller spans are its tail
@@ -450,9 +476,11 @@ class ShadowObserver(_JsonlRecorder):
             proj, coef = span_projection(u, real, gram=g)
             self.time["span"] += time.perf_counter() - t0
             heldout = self._heldout(rec["theta"] + proj)
-            search = self._search(rec["theta"], proj) if (span_name(m), y) in self.cells else None
+            in_cells = (span_name(m), y) in self.cells
+            search = self._search(rec["theta"], proj) if in_cells else None
             entry = {"ready": True, "error": None, "delta": proj, "heldout": heldout, "search": search,
-                     "uncertainty": None, "loss_path": None}
+                     "uncertainty": None, "loss_path": None,
+                     "variants": self._variants(rec["theta"], proj) if in_cells else None}
             row = self._row(base, span_name(m), "span_oracle", entry, real, rec, loss_real)
             row["span_m"], row["span_updates"] = m, int(n_before)
             self._write(row)
@@ -498,8 +526,17 @@ class ShadowObserver(_JsonlRecorder):
                              "scales_tried": list(self.scales), "forward_passes": s["forward_passes"]}
         else:
             row["search"] = None
+        if entry.get("variants"):
+            row["search_variants"] = {k: self._gain_summary(rec["loss0"] - v["heldout"], rec, loss_real, v)
+                                      for k, v in entry["variants"].items()}
         self.time["scores"] += time.perf_counter() - t0
         return row
+
+    def _gain_summary(self, gain: np.ndarray, rec: dict, loss_real: np.ndarray, search: dict) -> dict:
+        """A variant's result: its held-out gain, progress captured (over the real steps' gain) and cost."""
+        r, se = _ratio_se(gain, rec["loss0"] - loss_real)
+        return {"gain_pred": float(gain.mean()), "progress": _num(r), "progress_se": _num(se),
+                "scales": search["scales"], "forward_passes": search["forward_passes"]}
 
     def _write(self, row: dict) -> None:
         super()._write(row)
