@@ -10,6 +10,7 @@ Snakemake rules call these through thin scripts; people can call them directly:
     python -m predictive_training findings results/default [--out findings/default]
     python -m predictive_training findings --index
     python -m predictive_training scaling findings/scale_base findings/scale_d192 ... [--out findings/scaling]
+    python -m predictive_training optimizers findings/mit_opt_adamw findings/mit_opt_sgd ... [--out findings/optimizers]
     python -m predictive_training corpus-stats config/config.yaml
     python -m predictive_training lr-sweep config/mitigations/opt_sgd.yaml --lrs 0.01 0.03 0.1 --seed 9 --out F.json
 """
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                                        "and the break-even analysis, from their committed findings folders")
     p.add_argument("folders", nargs="+", help="the points' findings folders, e.g. findings/scale_base findings/scale_d192")
     p.add_argument("--out", default=None, help="the aggregate's folder (default: findings/scaling)")
+    p = sub.add_parser("optimizers", help="findings/optimizers/: the optimiser mitigation's table across its studies "
+                                          "(config/mitigations/opt_*.yaml), from their committed findings folders")
+    p.add_argument("folders", nargs="+", help="the studies' findings folders, e.g. findings/mit_opt_adamw ...")
+    p.add_argument("--out", default=None, help="the aggregate's folder (default: findings/optimizers)")
     p = sub.add_parser("corpus-stats", help="print the statistics of the corpus that a config's data.source names, "
                                             "beside real TinyStories, without preparing the data")
     p.add_argument("config", help="a study config (YAML); its data section names the corpus")
@@ -109,6 +114,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print(aggregate(args.folders, args.out or root / "findings" / "scaling", root))
         except ScalingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "optimizers":
+        from .report.findings import repo_root
+        from .report.mitigations import MitigationError, optimizer_aggregate
+
+        root = repo_root()
+        try:
+            print(optimizer_aggregate(args.folders, args.out or root / "findings" / "optimizers", root))
+        except (MitigationError, config_mod.ConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return 0

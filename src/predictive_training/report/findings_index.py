@@ -52,6 +52,11 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
+def _is_aggregate(d: Path) -> bool:
+    """A findings folder that aggregates several studies (``scaling.json`` or ``aggregate.json``)."""
+    return (d / "scaling.json").exists() or (d / "aggregate.json").exists()
+
+
 def load_studies(findings_dir: str | os.PathLike) -> list[dict]:
     """Every ``findings/<study>/`` (a folder with a ``README.md``), by name: its ``findings.json``,
     decision records and frontier table. A folder that lacks one of them is an error, never skipped."""
@@ -59,7 +64,7 @@ def load_studies(findings_dir: str | os.PathLike) -> list[dict]:
     if not Path(findings_dir).exists():
         return studies
     for d in sorted(p for p in Path(findings_dir).iterdir() if p.is_dir()):
-        if (d / "scaling.json").exists():  # an aggregate across studies (report/scaling.py), not a study
+        if _is_aggregate(d):  # an aggregate across studies (report/scaling.py, report/mitigations.py), not a study
             continue
         missing = [f for f in ("README.md", "findings.json", "decisions.json", "frontier.csv") if not (d / f).exists()]
         if missing:
@@ -179,7 +184,7 @@ def write_index(findings_dir: str | os.PathLike, out: str | os.PathLike) -> Path
     rel = os.path.relpath(findings_dir, out.parent)
     aggregates = []
     for d in sorted(p for p in findings_dir.iterdir() if p.is_dir()) if findings_dir.exists() else []:
-        if (d / "scaling.json").exists():
+        if _is_aggregate(d):
             body = (d / "README.md").read_text().split("\n", 1)[1] if (d / "README.md").exists() else ""
             body = re.sub(r"!\[([^]]*)\]\(([^)]+)\)", lambda m: f"![{m.group(1)}]({Path(rel, d.name, m.group(2)).as_posix()})",
                           body)
