@@ -15,7 +15,6 @@ the table is the exploratory comparison across optimisers.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pandas as pd
 import yaml
 
 from .. import config as config_mod
-from ..io import atomic_dir
+from ..io import atomic_dir, finite_or_none as _num
 
 __all__ = ["MitigationError", "MARKER", "optimizer_rows", "optimizer_aggregate"]
 
@@ -34,14 +33,6 @@ HORIZON = 20
 
 class MitigationError(ValueError):
     """A findings folder that cannot join the table (the message names it and what is missing)."""
-
-
-def _num(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _fmt(v, lo=None, hi=None) -> str:

@@ -65,6 +65,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from .tests import TEST_KINDS, is_flagged, is_undecided, rule_text
+from ..io import finite_or_none as _num
 
 __all__ = [
     "DECISION2_BOTH",
@@ -155,17 +156,6 @@ _M5_REASON = ("no production-scale run in this study (no 100M model trained on F
 
 
 # --------------------------------------------------------------------------- helpers
-def _num(x) -> float | None:
-    """JSON-safe float: NaN/None -> None."""
-    if x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 class _Table:
     """Lookup of tests-table rows by (experiment, metric)."""
 

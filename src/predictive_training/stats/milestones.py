@@ -35,20 +35,13 @@ import pandas as pd
 
 from .decisions import GO, NO_GO, NOT_EVALUATED
 from .tests import TESTS_COLUMNS, TestRow
+from ..io import finite_or_none as _num
 
 __all__ = ["FAMILY", "REQUIRED_FIELDS", "criterion_input", "declared", "merge_tests", "outcome_of", "read_records",
            "study_record", "validate_record", "with_study_records"]
 
 FAMILY = "study"
 REQUIRED_FIELDS = ("id", "title", "question", "rule", "rule_declared", "inputs", "outcome", "family")
-
-
-def _num(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def criterion_input(row: TestRow | Mapping) -> dict:
