@@ -140,3 +140,38 @@ def test_the_report_section_lists_both_comparisons():
     assert comparisons == {"cooldown arm vs frontier", "predicted vs cooldown frontier"}
     assert len(sec["rows"][0]) == len(sec["columns"])
     assert cooldown_section(pd.DataFrame(columns=COOLDOWN_COLUMNS)) is None
+
+
+MITIGATION = {"id": "MF", "title": "t", "question": "q", "rule": "r", "evaluate": "cooldown_frontier"}
+
+
+@pytest.mark.parametrize("worse, outcome", [(None, "Go"), ("wsd_b100", "No-Go")])
+def test_the_mitigation_record_is_go_only_when_every_cooldown_arm_is_below(worse, outcome):
+    from predictive_training.stats.milestones import validate_record
+    from predictive_training.stats.mitigation import cooldown_frontier_record
+
+    logs = []
+    for s in range(4):
+        lg = _log(0.01 * s + 0.003 * (s % 2))
+        if worse:  # this cooldown arm ends 0.05 above the cosine frontier at its budget
+            arms = lg["results"]["arms"]
+            arms[worse]["final_val_loss"] = arms["baseline"]["final_val_loss"] + 0.05 + 0.002 * s
+            front = ["baseline", "conv_b050"]
+            lg["results"]["frontier_cooldown"]["vs_frontier"].update(seed_frontier(arms, front, ["wsd_b050", "wsd_b100"]))
+        logs.append(lg)
+    table = cooldown_frontier_table(logs)
+    rec = cooldown_frontier_record({"mitigation": MITIGATION}, table, pd.DataFrame(columns=["measure", "metric"]),
+                                   None, None)
+    validate_record(rec)
+    assert rec["outcome"] == outcome and rec["family"] == "study" and rec["id"] == "MF"
+    assert set(rec["criteria"]) == {"wsd_b050 - cosine frontier (equal backward passes)",
+                                    "wsd_b100 - cosine frontier (equal backward passes)"}
+    assert any(k.startswith("hybrid_r50 - cooldown frontier") for k in rec["exploratory"])
+
+
+def test_a_cooldown_mitigation_without_cooldown_arms_is_named():
+    raw = copy.deepcopy(TINY)
+    raw["arms"] = {"baseline": {"kind": "conventional"}}
+    raw["mitigation"] = MITIGATION
+    with pytest.raises(config_mod.ConfigError, match=r"mitigation\.evaluate"):
+        config_mod.validate(raw)

@@ -241,6 +241,19 @@ def cooldown_frontier_output():
     return {}
 
 
+def mitigation_inputs():
+    """What the mitigation's record reads beside the statistics (the data's meta: when the first job ran)."""
+    return {"data": f"{RESULTS}/data"} if "mitigation" in config else {}
+
+
+def mitigation_params():
+    """The mitigation's declared block and the config file that declares it (config.mitigation)."""
+    if "mitigation" not in config:
+        return {}
+    files = [str(f) for f in workflow.configfiles] or ["config/config.yaml"]
+    return {"mitigation": config["mitigation"], "configfile": files[-1]}
+
+
 def study_tests():
     """Their tests-table rows (appended to stats/tests.csv with their own rule's adjustment)."""
     return [f"{RESULTS}/hpo/tests.csv"] if HPO else []

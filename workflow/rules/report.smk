@@ -6,6 +6,7 @@ localrules:
 
 rule statistics:
     input:
+        **mitigation_inputs(),
         logs=all_experiment_logs(),
         study=study_milestones(),
         study_tests=study_tests(),
@@ -33,6 +34,7 @@ rule statistics:
         mem_mb=2000,
         runtime=10,
     params:
+        **mitigation_params(),
         cfg=reads("thresholds"),
     script:
         "../scripts/statistics.py"

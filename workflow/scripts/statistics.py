@@ -16,5 +16,14 @@ atomic_write_text(snakemake.output.frontier, frontier(snakemake.params.cfg, snak
 if "frontier_cooldown" in snakemake.output.keys():  # a study with a second (cooldown) frontier
     atomic_write_text(snakemake.output.frontier_cooldown,
                       cooldown_frontier(snakemake.params.cfg, snakemake.input.logs).to_csv(index=False))
+if "mitigation" in snakemake.params.keys():  # a mitigation's declared rule: its record (stats/mitigation.py)
+    from pathlib import Path
+
+    from predictive_training.stats.mitigation import mitigation_record
+
+    first_run = (Path(snakemake.input.data) / "meta.json").stat().st_mtime
+    cfg = {**snakemake.params.cfg, "mitigation": snakemake.params.mitigation}
+    record = mitigation_record(cfg, Path(snakemake.output.frontier).parent, snakemake.params.configfile, first_run)
+    decisions = with_study_records(decisions, [record])
 atomic_write_text(snakemake.output.tests, table.to_csv(index=False))
 write_json(snakemake.output.decisions, decisions)
