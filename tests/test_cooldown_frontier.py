@@ -152,18 +152,21 @@ def test_the_mitigation_record_is_go_only_when_every_cooldown_arm_is_below(worse
 
     logs = []
     for s in range(4):
-        lg = _log(0.01 * s + 0.003 * (s % 2))
+        lg = _log(0.01 * s)
+        arms, front = lg["results"]["arms"], ["baseline", "conv_b050"]
+        for a in ("wsd_b050", "wsd_b100"):  # 0.1 below the cosine frontier, give or take a seed's noise
+            arms[a]["final_val_loss"] += 0.004 * ((s * 7 + len(a)) % 3)
         if worse:  # this cooldown arm ends 0.05 above the cosine frontier at its budget
-            arms = lg["results"]["arms"]
             arms[worse]["final_val_loss"] = arms["baseline"]["final_val_loss"] + 0.05 + 0.002 * s
-            front = ["baseline", "conv_b050"]
-            lg["results"]["frontier_cooldown"]["vs_frontier"].update(seed_frontier(arms, front, ["wsd_b050", "wsd_b100"]))
+        lg["results"]["frontier_cooldown"]["vs_frontier"].update(seed_frontier(arms, front, ["wsd_b050", "wsd_b100"]))
         logs.append(lg)
     table = cooldown_frontier_table(logs)
     rec = cooldown_frontier_record({"mitigation": MITIGATION}, table, pd.DataFrame(columns=["measure", "metric"]),
                                    None, None)
     validate_record(rec)
     assert rec["outcome"] == outcome and rec["family"] == "study" and rec["id"] == "MF"
+    for key, inp in rec["inputs"].items():  # passed = below the frontier by the one-sided paired t test
+        assert inp["passed"] == (inp["estimate"] < 0 and inp["p_value"] < 0.05), key
     assert set(rec["criteria"]) == {"wsd_b050 - cosine frontier (equal backward passes)",
                                     "wsd_b100 - cosine frontier (equal backward passes)"}
     assert any(k.startswith("hybrid_r50 - cooldown frontier") for k in rec["exploratory"])

@@ -5,9 +5,11 @@ of :mod:`.milestones`.
 ``evaluate: cooldown_frontier`` (config/mitigations/strong_frontier.yaml): the inputs are the cooldown
 arms' gaps to the cosine frontier at equal backward passes (``stats/frontier_cooldown.csv``, comparison
 ``cooldown_arm_vs_frontier``; the arm and the cosine frontier at the same budget cost the same backward
-passes). A row passes when its 95% interval lies below 0; the record is Go when every row passes
-("the cooldown frontier is the stronger conventional practice at every budget"), No-Go when one does
-not. Exploratory beside it: every predicted arm's gap to the cooldown frontier and, with LAWA weight
+passes). A row passes when the one-sided paired t test over seeds puts the arm below the frontier (a
+negative gap, p < ``thresholds.alpha``: the table's ``below_frontier``); the record is Go when every
+row passes ("the cooldown frontier is the stronger conventional practice at every budget"), No-Go when
+one does not. Requiring every row is an intersection-union test, so the rows need no multiplicity
+adjustment. (A bootstrap interval over 3 seeds has 10 distinct resamples: too coarse to decide on.) Exploratory beside it: every predicted arm's gap to the cooldown frontier and, with LAWA weight
 averaging, to the cosine frontier, at equal time.
 """
 
@@ -25,10 +27,14 @@ __all__ = ["cooldown_frontier_record", "mitigation_record"]
 
 
 def _input(r: Mapping) -> dict:
-    lo, hi = _num(r.get("ci_low")), _num(r.get("ci_high"))
-    return {"estimate": _num(r.get("estimate")), "ci_low": lo, "ci_high": hi, "n": int(r["n_seeds"]),
-            "test": "bootstrap 95% interval below 0", "threshold": 0.0, "p_adjusted": None,
-            "p_value": _num(r.get("p_value")), "passed": None if hi is None else bool(hi < 0)}
+    tested = _num(r.get("p_value")) is not None
+    below = r.get("below_frontier")
+    if isinstance(below, str):
+        below = below.strip().lower() == "true"
+    return {"estimate": _num(r.get("estimate")), "ci_low": _num(r.get("ci_low")), "ci_high": _num(r.get("ci_high")),
+            "n": int(r["n_seeds"]), "test": f"{r.get('test')} (one-sided, unadjusted: every row must pass)",
+            "threshold": 0.0, "p_adjusted": None, "p_value": _num(r.get("p_value")),
+            "passed": bool(below) if tested else None, "status": r.get("status")}
 
 
 def cooldown_frontier_record(cfg: Mapping, cooldown: pd.DataFrame, frontier: pd.DataFrame,
