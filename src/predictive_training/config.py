@@ -217,6 +217,9 @@ def _check_semantics(cfg: dict, base_dir: Path) -> None:
             raise ConfigError(f"config key 'data.source': local file or folder not found: {path}")
     _check_arm_kinds(cfg)
     _check_arm_correctors(cfg)
+    if (cfg.get("mitigation") or {}).get("evaluate") == "correction" and not cfg["record"]["shadow"].get(
+            "search_variants"):
+        raise ConfigError("config key 'mitigation.evaluate': correction needs record.shadow.search_variants")
     if (cfg.get("mitigation") or {}).get("evaluate") == "cooldown_frontier" and not roles(cfg).cooldown_frontier:
         raise ConfigError("config key 'mitigation.evaluate': cooldown_frontier needs arms with their own schedule wsd "
                           "(roles.cooldown_frontier is empty)")

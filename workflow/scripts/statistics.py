@@ -23,7 +23,9 @@ if "mitigation" in snakemake.params.keys():  # a mitigation's declared rule: its
 
     first_run = (Path(snakemake.input.data) / "meta.json").stat().st_mtime
     cfg = {**snakemake.params.cfg, "mitigation": snakemake.params.mitigation}
-    record = mitigation_record(cfg, Path(snakemake.output.frontier).parent, snakemake.params.configfile, first_run)
+    record = mitigation_record(cfg, stats_dir=Path(snakemake.output.frontier).parent, tests=table,
+                               log_paths=list(snakemake.input.logs), config_file=snakemake.params.configfile,
+                               first_run=first_run)
     decisions = with_study_records(decisions, [record])
 atomic_write_text(snakemake.output.tests, table.to_csv(index=False))
 write_json(snakemake.output.decisions, decisions)

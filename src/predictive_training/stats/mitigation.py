@@ -11,6 +11,16 @@ row passes ("the cooldown frontier is the stronger conventional practice at ever
 one does not. Requiring every row is an intersection-union test, so the rows need no multiplicity
 adjustment. (A bootstrap interval over 3 seeds has 10 distinct resamples: too coarse to decide on.) Exploratory beside it: every predicted arm's gap to the cooldown frontier and, with LAWA weight
 averaging, to the cosine frontier, at equal time.
+
+``evaluate: optimizer`` (config/mitigations/opt_<optimizer>.yaml): Go when one of the study's
+confirmatory rows (each predicted arm below its own optimiser's frontier at equal contention-free
+time, Bonferroni within the study: ``stats/tests.csv``) passes, No-Go when none does.
+
+``evaluate: correction`` (config/mitigations/correction.yaml): per shadow cell and search variant, the
+excess (progress after the variant minus what the same search adds to the real update) with its
+cluster-bootstrap 95% interval over origins and seeds; a variant strengthens the correction for a
+predictor when that interval lies above the cell's progress after today's search. Go when some
+variant does for some predictor, No-Go when none does.
 """
 
 from __future__ import annotations
@@ -20,10 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.shadow import summarise
 from ..io import finite_or_none as _num
-from .milestones import declared, study_record
+from .milestones import criterion_input, declared, study_record
 
-__all__ = ["cooldown_frontier_record", "mitigation_record"]
+__all__ = ["EVALUATORS", "cooldown_frontier_record", "correction_record", "mitigation_record", "optimizer_record"]
+
+EVALUATORS = ("cooldown_frontier", "optimizer", "correction")
 
 
 def _input(r: Mapping) -> dict:
@@ -62,12 +75,66 @@ def cooldown_frontier_record(cfg: Mapping, cooldown: pd.DataFrame, frontier: pd.
                         caveats=caveats, exploratory=exploratory)
 
 
-def mitigation_record(cfg: Mapping, stats_dir: str | Path, config_file: str | Path | None,
+def _any(name: str, inputs: Mapping[str, Mapping], test: str) -> dict:
+    """One criterion that holds when ANY of ``inputs`` passed (None when none was evaluated)."""
+    passed = [v.get("passed") for v in inputs.values()]
+    value = True if any(p is True for p in passed) else (None if not passed or all(p is None for p in passed)
+                                                          else False)
+    return {"estimate": float(sum(p is True for p in passed)), "n": len(passed), "test": test, "threshold": 1.0,
+            "ci_low": None, "ci_high": None, "p_adjusted": None, "passed": value}
+
+
+def optimizer_record(cfg: Mapping, tests: pd.DataFrame, config_file: str | Path | None,
+                     first_run: float | None) -> dict:
+    """The record of ``mitigation`` (evaluate ``optimizer``) from the study's tests table."""
+    m = cfg["mitigation"]
+    rows = tests[(tests.experiment == "exp4") & tests.metric.astype(str).str.startswith("frontier_time_loss_gap_")]
+    inputs = {f"exp4.{r['metric']}": criterion_input(r) for r in rows.to_dict("records")}
+    key = "a confirmatory arm below its own optimiser's frontier at equal time"
+    inputs[key] = _any(key, dict(inputs), "any of the study's confirmatory rows (Bonferroni within the study)")
+    decl = declared(config_file, ["mitigation", "train.optimizer", "train.lr_from"], first_run)
+    return study_record(m["id"], m["title"], m["question"], m["rule"], decl, inputs, [key],
+                        caveats=[] if len(rows) else ["no confirmatory row: not evaluated"])
+
+
+def correction_record(cfg: Mapping, exp3_logs: list[Mapping], config_file: str | Path | None,
                       first_run: float | None) -> dict:
+    """The record of ``mitigation`` (evaluate ``correction``) from the Exp 3 logs' shadow records."""
+    m = cfg["mitigation"]
+    per_seed = [lg["results"]["shadow"]["origins"] for lg in exp3_logs if "shadow" in lg.get("results", {})]
+    cells = summarise(per_seed) if per_seed else {}
+    rows = {}
+    for c in cells.values():
+        today = _num(c.get("progress_search"))
+        for name, v in (c.get("variants") or {}).items():
+            lo, hi = (v.get("excess_ci") or [None, None])
+            rows[f"{c['predictor']}@{c['horizon']} {name}"] = {
+                "estimate": _num(v.get("excess")), "ci_low": _num(lo), "ci_high": _num(hi), "n": v.get("n_origins"),
+                "test": "cluster bootstrap 95% interval of the excess above today's search's progress",
+                "threshold": today, "p_adjusted": None,
+                "passed": None if _num(lo) is None or today is None else bool(lo > today),
+                "forward_passes_mean": _num(v.get("forward_passes_mean"))}
+    key = "a search variant strengthens the correction for a predictor"
+    inputs = {key: _any(key, rows, "any (predictor, variant) whose excess interval lies above today's search")}
+    decl = declared(config_file, ["mitigation", "record.shadow.search_variants"], first_run)
+    return study_record(m["id"], m["title"], m["question"], m["rule"], decl, inputs, [key],
+                        caveats=[] if rows else ["no shadow cell with search variants: not evaluated"],
+                        exploratory={"per (predictor, variant)": rows})
+
+
+def mitigation_record(cfg: Mapping, *, stats_dir: str | Path, tests: pd.DataFrame, log_paths: list[str | Path],
+                      config_file: str | Path | None, first_run: float | None) -> dict:
     """The record of the config's ``mitigation``, by its ``evaluate`` (see the module docstring)."""
+    import json
+
     stats_dir = Path(stats_dir)
     kind = cfg["mitigation"]["evaluate"]
     if kind == "cooldown_frontier":
         return cooldown_frontier_record(cfg, pd.read_csv(stats_dir / "frontier_cooldown.csv"),
                                         pd.read_csv(stats_dir / "frontier.csv"), config_file, first_run)
+    if kind == "optimizer":
+        return optimizer_record(cfg, tests, config_file, first_run)
+    if kind == "correction":
+        logs = [json.loads(Path(p).read_text()) for p in log_paths if Path(p).parent.name == "exp3_weight_delta"]
+        return correction_record(cfg, logs, config_file, first_run)
     raise ValueError(f"config key 'mitigation.evaluate': no evaluator {kind!r}")
