@@ -83,6 +83,7 @@ def lr_sweep(cfg: dict, data_dir: str | Path, lrs: Sequence[float], seed: int,
     if len(lrs) < 2 or any(not (x > 0 and math.isfinite(x)) for x in lrs) or len(set(lrs)) != len(lrs):
         raise ValueError(f"lr sweep: give at least two distinct positive learning rates, got {lrs}")
     data = TokenData(data_dir)
+    torch.set_num_threads(int(cfg["threads"]))  # as the study's training jobs run (config key threads)
     finals, curves = [], []
     for i, lr in enumerate(sorted(lrs)):
         run_cfg = copy.deepcopy(cfg)
