@@ -339,7 +339,7 @@ def test_every_rule_script_reads_only_its_params():
             continue
         text = (ROOT / "workflow/scripts" / f"{m.group(1)}.py").read_text()
         if "snakemake.params.cfg" in text:
-            assert re.search(r"params:\s*\n(\s+(\w+=|#).*\n)*\s+cfg=", block), (m.group(1), "reads params.cfg")
+            assert re.search(r"params:\s*\n(\s+(\w+=|#|\*\*\w+\().*\n)*\s+cfg=", block), (m.group(1), "reads params.cfg")
 
 
 def test_tensorboard_view_writes_scalars_and_changes_no_number(tiny_data, tmp_path):
