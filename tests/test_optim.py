@@ -155,6 +155,7 @@ def test_the_lr_sweep_chooses_the_lowest_final_loss_on_a_seed_the_study_does_not
     cfg["train"]["steps"] = 20
     res = lr_sweep(cfg, tiny_data, [0.3, 0.001, 0.03], seed=7)
     assert res["lrs"] == [0.001, 0.03, 0.3] and res["optimizer"] == "sgd" and res["seed"] == 7
+    assert res["train"]["steps"] == 20 and "lr" not in res["train"]
     finals = res["final_val_loss"]
     assert res["chosen_lr"] == res["lrs"][min(range(3), key=lambda i: finals[i] if finals[i] is not None else 1e9)]
     assert res["edge"] == (res["chosen_index"] in (0, 2))
@@ -191,6 +192,14 @@ def test_lr_from_takes_the_rate_the_sweep_chose_and_names_every_mismatch(tmp_pat
         raw["train"]["lr_from"] = _sweep_file(tmp_path, **over)
         with pytest.raises(config_mod.ConfigError, match=r"train\.lr_from.*" + match):
             config_mod.validate(copy.deepcopy(raw))
+    # the sweep's fixed train settings (when it records them) must be the config's
+    settings = {k: v for k, v in config_mod.validate(copy.deepcopy({**raw, "train": {
+        k: v for k, v in raw["train"].items() if k != "lr_from"}}))["train"].items() if k != "lr"}
+    raw["train"]["lr_from"] = _sweep_file(tmp_path, train=settings)
+    assert config_mod.validate(copy.deepcopy(raw))["train"]["lr"] == 0.03
+    raw["train"]["lr_from"] = _sweep_file(tmp_path, train={**settings, "weight_decay": 0.5})
+    with pytest.raises(config_mod.ConfigError, match=r"other train settings \(weight_decay\)"):
+        config_mod.validate(copy.deepcopy(raw))
     raw["train"]["lr_from"] = str(tmp_path / "missing.json")
     with pytest.raises(config_mod.ConfigError, match=r"train\.lr_from.*does not exist: run the declared"):
         config_mod.validate(copy.deepcopy(raw))

@@ -177,6 +177,12 @@ def _resolve_lr(cfg: dict, base_dir: Path) -> None:
                           f"{own[0]} with {own[1]}")
     if seed in cfg["seeds"]:
         raise ConfigError(f"{key}: {train['lr_from']} chose on seed {seed}, one of the study's seeds {cfg['seeds']}")
+    if "train" in sweep:  # the sweep's fixed settings (every train key but the rate) must be this config's
+        mine = {k: v for k, v in train.items() if k not in ("lr", "lr_from")}
+        differ = sorted(k for k in set(mine) | set(sweep["train"]) if mine.get(k) != sweep["train"].get(k))
+        if differ:
+            raise ConfigError(f"{key}: {train['lr_from']} swept with other train settings ({', '.join(differ)}): "
+                              "sweep again with this config")
     if sweep.get("edge"):
         raise ConfigError(f"{key}: {train['lr_from']} chose {chosen:g}, the edge of its grid {sweep.get('lrs')}: "
                           "widen the grid and sweep again")

@@ -25,7 +25,7 @@ import torch
 from ..data.prepare import TokenData
 from .loop import Observer, Trainer, lr_at
 
-__all__ = ["EvalReporter", "live_runner", "lr_schedule", "lr_sweep", "train_curve"]
+__all__ = ["EvalReporter", "live_runner", "lr_schedule", "lr_sweep", "swept_settings", "train_curve"]
 
 
 def lr_schedule(cfg: dict) -> np.ndarray:
@@ -66,6 +66,12 @@ def live_runner(configs: Mapping[str, dict], data_dir: str | Path, seed: int
     return run
 
 
+def swept_settings(train: Mapping) -> dict:
+    """The ``train`` settings a learning-rate sweep held fixed (every key but the rate itself): a
+    config may take the sweep's rate only when its own settings are these."""
+    return {k: v for k, v in sorted(train.items()) if k not in ("lr", "lr_from")}
+
+
 def lr_sweep(cfg: dict, data_dir: str | Path, lrs: Sequence[float], seed: int,
              say: Callable[[str], None] = lambda m: None) -> dict:
     """The learning-rate check of ``train.optimizer``: the baseline trained once per learning rate in
@@ -98,6 +104,7 @@ def lr_sweep(cfg: dict, data_dir: str | Path, lrs: Sequence[float], seed: int,
         raise RuntimeError(f"lr sweep: every learning rate of {sorted(lrs)} diverged")
     best = min(ok, key=lambda i: finals[i])
     return {"optimizer": cfg["train"].get("optimizer", "adamw"), "schedule": cfg["train"].get("schedule", "cosine"),
+            "train": swept_settings(cfg["train"]),
             "seed": seed, "lrs": sorted(lrs), "final_val_loss": finals, "curves": curves,
             "chosen_lr": sorted(lrs)[best], "chosen_index": best, "edge": best in (0, len(lrs) - 1),
             "rule": "the learning rate with the lowest final validation loss of the baseline on a seed the study "
