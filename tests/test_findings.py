@@ -27,8 +27,8 @@ from predictive_training import config as config_mod
 from predictive_training.report.context import ReportContext
 from predictive_training.report.findings import (COPIED, KEY_FIGURES, FindingsError, readme_fields, wall_time,
                                                  write_findings)
-from predictive_training.report.findings_index import (MAX_BYTES, PROFILE, folder_bytes, leaderboard, load_studies,
-                                                       performance_profile, write_index)
+from predictive_training.report.findings_index import (MAX_BYTES, PROFILE, _is_aggregate, folder_bytes, leaderboard,
+                                                       load_studies, performance_profile, write_index)
 from predictive_training.report.html import render_html
 from predictive_training.stats import tests as S
 from predictive_training.stats.decisions import decide
@@ -362,6 +362,10 @@ def test_every_committed_findings_folder_names_a_config_and_a_commit_in_history(
             for f in json.loads((d / "scaling.json").read_text())["folders"]:
                 assert (d.parent / f / "findings.json").exists(), f"{d.name}: point {f} is not committed"
             continue
+        if _is_aggregate(d):  # another aggregate (report/mitigations.py): its studies are committed folders
+            for f in json.loads((d / "aggregate.json").read_text())["studies"]:
+                assert (d.parent / f / "findings.json").exists(), f"{d.name}: study {f} is not committed"
+            continue
         readme, meta = d / "README.md", d / "findings.json"
         assert readme.exists() and meta.exists(), f"{d.name}: README.md and findings.json"
         fields, meta = readme_fields(readme.read_text()), json.loads(meta.read_text())
@@ -392,4 +396,4 @@ def test_committed_findings_stay_small_and_findings_md_is_regenerated_from_them(
     assert (ROOT / "FINDINGS.md").read_text() == regenerated, \
         "FINDINGS.md is stale: python -m predictive_training findings --index"
     listed = re.findall(r"^\| \[([^\]]+)\]\(findings/", regenerated, re.M)
-    assert listed == [d.name for d in committed_studies()]
+    assert listed == [d.name for d in committed_studies() if not _is_aggregate(d)]  # aggregates are no study
